@@ -1,0 +1,2 @@
+/** Small shared utilities: atomic file writes. */
+package dev.qncd.core.util;
