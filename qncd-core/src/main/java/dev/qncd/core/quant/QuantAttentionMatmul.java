@@ -157,6 +157,10 @@ public final class QuantAttentionMatmul implements AutoCloseable {
      * first; the softmax quantizer sees softmax(Q(q)·Q(k)ᵀ·scale) computed with the freshly calibrated
      * q/k quantizers; v independently. The output is computed the same way and returned.
      *
+     * @param q queries (B, T, C)
+     * @param k keys (B, S, C)
+     * @param v values (B, S, C)
+     * @param scale the softmax scale
      * @return the quantized attention output, attached to q's manager
      */
     public NDArray calibrate(NDArray q, NDArray k, NDArray v, float scale) {
@@ -167,6 +171,10 @@ public final class QuantAttentionMatmul implements AutoCloseable {
      * Running-statistics update of all four quantizers (the reference's {@code running_stat} pass);
      * the softmax input uses the updated q/k quantizers.
      *
+     * @param q queries (B, T, C)
+     * @param k keys (B, S, C)
+     * @param v values (B, S, C)
+     * @param scale the softmax scale
      * @return the quantized attention output, attached to q's manager
      */
     public NDArray observe(NDArray q, NDArray k, NDArray v, float scale) {

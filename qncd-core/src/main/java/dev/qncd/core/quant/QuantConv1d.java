@@ -81,49 +81,73 @@ public final class QuantConv1d extends QuantLayer {
             this.weight = Objects.requireNonNull(weight, "weight");
         }
 
-        /** @param b the bias (O) or null @return this */
+        /**
+         * @param b the bias (O) or null
+         * @return this
+         */
         public Builder bias(NDArray b) {
             this.bias = b;
             return this;
         }
 
-        /** @param s stride @return this */
+        /**
+         * @param s stride
+         * @return this
+         */
         public Builder stride(long s) {
             this.stride = new long[] {s};
             return this;
         }
 
-        /** @param p zero padding on both ends @return this */
+        /**
+         * @param p zero padding on both ends
+         * @return this
+         */
         public Builder padding(long p) {
             this.padding = new long[] {p};
             return this;
         }
 
-        /** @param d dilation @return this */
+        /**
+         * @param d dilation
+         * @return this
+         */
         public Builder dilation(long d) {
             this.dilation = new long[] {d};
             return this;
         }
 
-        /** @param g groups @return this */
+        /**
+         * @param g groups
+         * @return this
+         */
         public Builder groups(int g) {
             this.groups = g;
             return this;
         }
 
-        /** @param c weight quantizer config @return this */
+        /**
+         * @param c weight quantizer config
+         * @return this
+         */
         public Builder weightConfig(QuantizerConfig c) {
             this.weightConfig = Objects.requireNonNull(c);
             return this;
         }
 
-        /** @param c activation quantizer config @return this */
+        /**
+         * @param c activation quantizer config
+         * @return this
+         */
         public Builder activationConfig(QuantizerConfig c) {
             this.actConfig = Objects.requireNonNull(c);
             return this;
         }
 
-        /** @param s input-channel split index (0: none) @return this */
+        /**
+         * @param s input-channel split index (0: none)
+         * @return this
+         */
         public Builder split(int s) {
             this.split = s;
             return this;

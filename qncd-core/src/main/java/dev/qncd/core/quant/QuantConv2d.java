@@ -81,49 +81,76 @@ public final class QuantConv2d extends QuantLayer {
             this.weight = Objects.requireNonNull(weight, "weight");
         }
 
-        /** @param b the bias (O) or null @return this */
+        /**
+         * @param b the bias (O) or null
+         * @return this
+         */
         public Builder bias(NDArray b) {
             this.bias = b;
             return this;
         }
 
-        /** @param sh stride along H @param sw stride along W @return this */
+        /**
+         * @param sh stride along H
+         * @param sw stride along W
+         * @return this
+         */
         public Builder stride(long sh, long sw) {
             this.stride = new long[] {sh, sw};
             return this;
         }
 
-        /** @param ph zero padding along H @param pw along W @return this */
+        /**
+         * @param ph zero padding along H
+         * @param pw along W
+         * @return this
+         */
         public Builder padding(long ph, long pw) {
             this.padding = new long[] {ph, pw};
             return this;
         }
 
-        /** @param dh dilation along H @param dw along W @return this */
+        /**
+         * @param dh dilation along H
+         * @param dw along W
+         * @return this
+         */
         public Builder dilation(long dh, long dw) {
             this.dilation = new long[] {dh, dw};
             return this;
         }
 
-        /** @param g groups @return this */
+        /**
+         * @param g groups
+         * @return this
+         */
         public Builder groups(int g) {
             this.groups = g;
             return this;
         }
 
-        /** @param c weight quantizer config @return this */
+        /**
+         * @param c weight quantizer config
+         * @return this
+         */
         public Builder weightConfig(QuantizerConfig c) {
             this.weightConfig = Objects.requireNonNull(c);
             return this;
         }
 
-        /** @param c activation quantizer config @return this */
+        /**
+         * @param c activation quantizer config
+         * @return this
+         */
         public Builder activationConfig(QuantizerConfig c) {
             this.actConfig = Objects.requireNonNull(c);
             return this;
         }
 
-        /** @param s input-channel split index (0: none) @return this */
+        /**
+         * @param s input-channel split index (0: none)
+         * @return this
+         */
         public Builder split(int s) {
             this.split = s;
             return this;

@@ -160,25 +160,37 @@ public record QuantizerConfig(
                 DEFAULT_PERCENTILE, false, DEFAULT_MOMENTUM);
     }
 
-    /** @param b bit width @return a copy with {@code bits = b} */
+    /**
+     * @param b bit width
+     * @return a copy with {@code bits = b}
+     */
     public QuantizerConfig withBits(int b) {
         return new QuantizerConfig(b, symmetric, channelWise, channelAxis, alwaysZero, rangeMethod,
                 percentile, runningStat, momentum);
     }
 
-    /** @param s symmetric @return a copy with {@code symmetric = s} */
+    /**
+     * @param s symmetric
+     * @return a copy with {@code symmetric = s}
+     */
     public QuantizerConfig withSymmetric(boolean s) {
         return new QuantizerConfig(bits, s, channelWise, channelAxis, alwaysZero, rangeMethod,
                 percentile, runningStat, momentum);
     }
 
-    /** @param z always-zero @return a copy with {@code alwaysZero = z} */
+    /**
+     * @param z always-zero
+     * @return a copy with {@code alwaysZero = z}
+     */
     public QuantizerConfig withAlwaysZero(boolean z) {
         return new QuantizerConfig(bits, symmetric, channelWise, channelAxis, z, rangeMethod,
                 percentile, runningStat, momentum);
     }
 
-    /** @param axis channel axis @return a per-channel copy along {@code axis} */
+    /**
+     * @param axis channel axis
+     * @return a per-channel copy along {@code axis}
+     */
     public QuantizerConfig withChannelAxis(int axis) {
         return new QuantizerConfig(bits, symmetric, true, axis, alwaysZero, rangeMethod,
                 percentile, runningStat, momentum);
@@ -190,25 +202,37 @@ public record QuantizerConfig(
                 percentile, runningStat, momentum);
     }
 
-    /** @param m range method @return a copy with {@code rangeMethod = m} */
+    /**
+     * @param m range method
+     * @return a copy with {@code rangeMethod = m}
+     */
     public QuantizerConfig withRangeMethod(RangeMethod m) {
         return new QuantizerConfig(bits, symmetric, channelWise, channelAxis, alwaysZero, m,
                 percentile, runningStat, momentum);
     }
 
-    /** @param p upper quantile @return a PERCENTILE copy with {@code percentile = p} */
+    /**
+     * @param p upper quantile
+     * @return a PERCENTILE copy with {@code percentile = p}
+     */
     public QuantizerConfig withPercentile(double p) {
         return new QuantizerConfig(bits, symmetric, channelWise, channelAxis, alwaysZero,
                 RangeMethod.PERCENTILE, p, runningStat, momentum);
     }
 
-    /** @param on running statistics @return a copy with {@code runningStat = on} */
+    /**
+     * @param on running statistics
+     * @return a copy with {@code runningStat = on}
+     */
     public QuantizerConfig withRunningStat(boolean on) {
         return new QuantizerConfig(bits, symmetric, channelWise, channelAxis, alwaysZero, rangeMethod,
                 percentile, on, momentum);
     }
 
-    /** @param m EMA momentum @return a copy with {@code momentum = m} */
+    /**
+     * @param m EMA momentum
+     * @return a copy with {@code momentum = m}
+     */
     public QuantizerConfig withMomentum(double m) {
         return new QuantizerConfig(bits, symmetric, channelWise, channelAxis, alwaysZero, rangeMethod,
                 percentile, runningStat, m);

@@ -12,9 +12,8 @@ final class Tensors {
 
     /**
      * Moves a freshly created array (the result of an op whose first operand lives in another manager)
-     * into {@code m}. Never pass a caller's array: DJL's {@code attach}/{@code tempAttach} on an array
-     * that its owner has itself temp-attached breaks the owner's bookkeeping (it ends up closed), so
-     * this package never moves arrays it did not create.
+     * into {@code m}. Never pass a caller's array: this package does not move arrays it did not create,
+     * so a caller's own scoping of its inputs is never disturbed.
      *
      * @param m the sub-manager that owns the temporaries
      * @param fresh an array created by this package

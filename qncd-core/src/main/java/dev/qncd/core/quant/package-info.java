@@ -21,8 +21,8 @@
  * </ul>
  *
  * <p>Memory rule: temporaries are scoped in a sub-manager of the input's manager and results are
- * attached to the input's manager; the package never re-attaches an array it did not create (DJL 0.36's
- * {@code tempAttach} of an array that its owner has itself temp-attached leaves it closed when the
- * owner's scope closes).
+ * attached to the input's manager; the package never attaches or temp-attaches an array it did not
+ * create (a caller's input stays in the caller's manager throughout): the first op on a foreign array
+ * yields a fresh array that is moved into the sub-manager at once.
  */
 package dev.qncd.core.quant;

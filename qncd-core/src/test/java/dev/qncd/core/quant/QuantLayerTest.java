@@ -191,4 +191,27 @@ class QuantLayerTest {
             }
         }
     }
+
+    @Test
+    void callerTempAttachedInputSurvivesAForwardPass() {
+        // the layer never moves its input: a caller that scopes its own input with tempAttach gets it back
+        try (NDManager m = base.newSubManager()) {
+            NDArray w = randn(m, 16, 0.3, 2, 3, 3, 3);
+            NDArray x = randn(m, 17, 1.0, 1, 3, 5, 5);
+            try (QuantConv2d layer = QuantConv2d.builder("c", w).build()) {
+                layer.calibrateWeights();
+                layer.calibrateActivations(x);
+                layer.freeze();
+                layer.setMode(QuantMode.WEIGHT_ACT);
+                float[] first = layer.forward(x).toFloatArray();
+                try (NDManager callerScope = m.newSubManager()) {
+                    x.tempAttach(callerScope);
+                    layer.forward(x);
+                }
+                // x is back in m and still open
+                assertEquals(m, x.getManager());
+                assertArrayEquals(TestData.bits(first), TestData.bits(layer.forward(x).toFloatArray()));
+            }
+        }
+    }
 }
