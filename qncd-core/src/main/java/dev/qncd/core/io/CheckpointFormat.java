@@ -46,14 +46,16 @@ public enum CheckpointFormat {
                 && head[4] == 'P' && head[5] == 'Y') {
             return NPY;
         }
-        if (n >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5) {
-            return TORCH_LEGACY;
-        }
+        // safetensors before pickle: a header length such as 0x0280 starts with the bytes 80 02.
         if (n >= 9) {
             long len = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
             if (len > 0 && len < (100L << 20) && head[8] == '{') {
                 return SAFETENSORS;
             }
+        }
+        // A legacy torch.save file starts with the pickled magic number: PROTO n, LONG1 (0x8a).
+        if (n >= 3 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5 && (head[2] & 0xff) == 0x8a) {
+            return TORCH_LEGACY;
         }
         throw new FormatException(file + ": unrecognised file format"
                 + (n == 0 ? " (the file is empty)" : "")
