@@ -13,7 +13,7 @@ out = sys.argv[1]
 torch.manual_seed(0)
 sd = {}
 # A UNet-like mix: many small tensors and a few large ones, 100 MB of float32 in all.
-sizes = [(256, 256, 3, 3)] * 30 + [(512, 512)] * 20 + [(128, 128, 3, 3)] * 100 + [(256,)] * 200
+sizes = [(256, 256, 3, 3)] * 30 + [(512, 512)] * 10 + [(128, 128, 3, 3)] * 30 + [(256,)] * 200
 for i, s in enumerate(sizes):
     sd[f"block.{i}.weight"] = torch.randn(*s)
 total = sum(t.numel() * 4 for t in sd.values())

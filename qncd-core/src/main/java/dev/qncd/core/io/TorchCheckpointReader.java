@@ -188,14 +188,17 @@ public final class TorchCheckpointReader {
             try (InputStream in = new BufferedInputStream(zip.getInputStream(pkl))) {
                 tree = up.loadObject(in);
             }
-            return materialise(file, tree, manager, storage -> {
+            Scratch scratch = new Scratch();
+            return materialise(file, tree, manager, null, storage -> {
                 ZipEntry e = zip.getEntry(prefix + "data/" + storage.key());
                 if (e == null) {
                     throw new FormatException(file + " is missing the storage entry '" + prefix + "data/"
                             + storage.key() + "' (truncated or corrupt archive)");
                 }
-                return readAll(file, zip.getInputStream(e), storage.numel() * storage.type().bytes(),
-                        "storage " + storage.key());
+                try (InputStream in = zip.getInputStream(e)) {
+                    return readAll(file, in, storage.numel() * storage.type().bytes(), "storage " + storage.key(),
+                            scratch.get(storage.numel() * storage.type().bytes(), file));
+                }
             });
         } catch (ZipException e) {
             throw new FormatException(file + " is a corrupt or truncated zip archive (" + e.getMessage()
@@ -253,45 +256,37 @@ public final class TorchCheckpointReader {
             if (!(keys instanceof List<?> keyList)) {
                 throw new FormatException(file + ": corrupt legacy checkpoint (no storage key list)");
             }
-            // Storages follow in the order of the key list: int64 element count, then the bytes.
-            Map<String, ByteBuffer> data = new LinkedHashMap<>();
-            Map<String, Integer> order = new LinkedHashMap<>();
-            for (Object k : keyList) {
-                order.put(String.valueOf(k), order.size());
-            }
+            // Storages follow in the order of the key list (torch sorts the keys, so this is not the
+            // order in which tensors appear): int64 element count, then the bytes. Read them in file
+            // order, skipping any no tensor uses.
+            List<String> order = new ArrayList<>();
+            keyList.forEach(k -> order.add(String.valueOf(k)));
             final int[] next = {0};
-            return materialise(file, tree, manager, storage -> {
-                // Legacy storages can only be read sequentially: skip (read and drop) those not needed.
-                Integer want = order.get(storage.key());
-                if (want == null) {
+            Scratch scratch = new Scratch();
+            return materialise(file, tree, manager, order, storage -> {
+                int want = order.indexOf(storage.key());
+                if (want < next[0]) {
                     throw new FormatException(file + ": storage '" + storage.key() + "' is not in the storage list");
                 }
-                if (want < next[0]) {
-                    ByteBuffer kept = data.remove(storage.key());
-                    if (kept != null) {
-                        return kept;
-                    }
-                    throw new FormatException(file + ": storage '" + storage.key() + "' read twice");
-                }
-                ByteBuffer found = null;
-                while (next[0] <= want) {
-                    String k = String.valueOf(keyList.get(next[0]));
-                    StorageRef ref = refs.get(k);
-                    int es = ref == null ? 1 : ref.type().bytes();
+                while (true) {
+                    String k = order.get(next[0]);
                     byte[] count = in.readNBytes(8);
                     if (count.length < 8) {
                         throw new FormatException(file + " is truncated: storage '" + k + "' is missing");
                     }
                     long numel = ByteBuffer.wrap(count).order(ByteOrder.LITTLE_ENDIAN).getLong();
-                    ByteBuffer bytes = readAll(file, in, numel * es, "storage " + k);
+                    StorageRef ref = refs.get(k);
+                    long bytes = numel * (ref == null ? 1 : ref.type().bytes());
                     next[0]++;
-                    if (k.equals(storage.key())) {
-                        found = bytes;
-                    } else if (ref != null) {
-                        data.put(k, bytes); // needed later (tensors are visited in tree order)
+                    if (next[0] - 1 == want) {
+                        return readAll(file, in, bytes, "storage " + k, scratch.get(bytes, file));
+                    }
+                    try {
+                        in.skipNBytes(bytes); // a storage no tensor of the tree uses
+                    } catch (java.io.EOFException e) {
+                        throw new FormatException(file + " is truncated in storage '" + k + "'", e);
                     }
                 }
-                return found;
             });
         }
     }
@@ -305,22 +300,27 @@ public final class TorchCheckpointReader {
     }
 
     /**
-     * Replaces every {@link TensorRef} in the tree by an NDArray, reading each storage once and in
-     * first-use order.
+     * Replaces every {@link TensorRef} in the tree by an NDArray, reading each storage once: in the
+     * given key order when there is one (sequential formats), else in first-use order.
      */
-    private static Object materialise(Path file, Object tree, NDManager manager, StorageSource source)
-            throws IOException {
+    private static Object materialise(Path file, Object tree, NDManager manager, List<String> order,
+            StorageSource source) throws IOException {
         List<TensorRef> refs = new ArrayList<>();
         collect(tree, refs);
-        Map<StorageRef, List<TensorRef>> byStorage = new LinkedHashMap<>();
+        Map<String, List<TensorRef>> byStorage = new LinkedHashMap<>();
         for (TensorRef r : refs) {
-            byStorage.computeIfAbsent(r.storage(), s -> new ArrayList<>()).add(r);
+            byStorage.computeIfAbsent(r.storage().key(), s -> new ArrayList<>()).add(r);
+        }
+        List<String> keys = new ArrayList<>(byStorage.keySet());
+        if (order != null) {
+            keys.sort(java.util.Comparator.comparingInt(order::indexOf));
         }
         Map<TensorRef, NDArray> made = new IdentityHashMap<>();
         try {
-            for (Map.Entry<StorageRef, List<TensorRef>> e : byStorage.entrySet()) {
-                ByteBuffer bytes = source.read(e.getKey());
-                for (TensorRef r : e.getValue()) {
+            for (String key : keys) {
+                List<TensorRef> users = byStorage.get(key);
+                ByteBuffer bytes = source.read(users.get(0).storage());
+                for (TensorRef r : users) {
                     made.put(r, tensor(file, manager, bytes, r));
                 }
             }
@@ -430,14 +430,36 @@ public final class TorchCheckpointReader {
         return true;
     }
 
-    private static ByteBuffer readAll(Path file, InputStream in, long bytes, String what) throws IOException {
-        if (bytes > Integer.MAX_VALUE - 16) {
-            throw new FormatException(file + ": " + what + " has " + bytes + " bytes; storages over 2 GB are not"
-                    + " supported: split the tensor or save it as safetensors");
+    /**
+     * One direct buffer reused for every storage: a storage's bytes live only until its tensors are
+     * created (each tensor copies them), so the reader needs one buffer of the largest storage rather
+     * than a second copy of the checkpoint waiting for the garbage collector.
+     */
+    private static final class Scratch {
+        private ByteBuffer buffer;
+
+        ByteBuffer get(long bytes, Path file) {
+            if (buffer == null || buffer.capacity() < bytes) {
+                buffer = allocate(bytes, file);
+            }
+            buffer.clear();
+            return buffer;
         }
-        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.max(bytes, 1)).order(ByteOrder.LITTLE_ENDIAN);
-        buf.limit((int) bytes);
-        byte[] chunk = new byte[1 << 20];
+
+        static ByteBuffer allocate(long bytes, Path file) {
+            if (bytes > Integer.MAX_VALUE - 16) {
+                throw new FormatException(file + ": a storage of " + bytes + " bytes is over the 2 GB qncd can read"
+                        + " as one piece: save the checkpoint as safetensors or split the tensor");
+            }
+            return ByteBuffer.allocateDirect((int) Math.max(bytes, 1)).order(ByteOrder.LITTLE_ENDIAN);
+        }
+    }
+
+    /** Reads exactly {@code bytes} bytes into {@code buf} (cleared, capacity at least bytes); returns it flipped. */
+    private static ByteBuffer readAll(Path file, InputStream in, long bytes, String what, ByteBuffer buf)
+            throws IOException {
+        buf.clear().limit((int) bytes);
+        byte[] chunk = new byte[1 << 16];
         while (buf.hasRemaining()) {
             int n;
             try {
