@@ -24,12 +24,12 @@ for name in ("sd100.ckpt", "sd100_legacy.ckpt"):
     p = os.path.join(out, name)
     torch.load(p)
     ts = []
-    for _ in range(5):
+    for _ in range(9):
         t0 = time.perf_counter(); torch.load(p); ts.append((time.perf_counter() - t0) * 1000)
     ts.sort()
-    print(f"torch {torch.__version__} torch.load {name}: median {ts[2]:.1f} ms, min {ts[0]:.1f} ms")
+    print(f"torch {torch.__version__} torch.load {name}: median {ts[len(ts)//2]:.1f} ms, min {ts[0]:.1f} ms")
 PY
 "$ROOT/qncd" convert "$OUT/sd100.ckpt" "$OUT/sd100.safetensors" -q
 for f in sd100.safetensors sd100.ckpt sd100_legacy.ckpt; do
-  "$ROOT/qncd" bench load "$OUT/$f" --repeat 5 -q
+  "$ROOT/qncd" bench load "$OUT/$f" --repeat "${REPEAT:-9}" -q
 done
