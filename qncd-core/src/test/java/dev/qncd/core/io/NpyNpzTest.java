@@ -10,8 +10,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.qncd.core.FormatException;
+import dev.qncd.core.TestFixtures;
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,11 +41,7 @@ class NpyNpzTest {
     }
 
     static Path fixture(String name) {
-        try {
-            return Path.of(NpyNpzTest.class.getResource("/fixtures/npy/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return TestFixtures.path("npy/" + name);
     }
 
     private static double[] floats() {

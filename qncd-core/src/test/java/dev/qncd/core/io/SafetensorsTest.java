@@ -11,8 +11,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.qncd.core.FormatException;
+import dev.qncd.core.TestFixtures;
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -44,11 +44,7 @@ class SafetensorsTest {
     }
 
     static Path fixture(String name) {
-        try {
-            return Path.of(SafetensorsTest.class.getResource("/fixtures/safetensors/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return TestFixtures.path("safetensors/" + name);
     }
 
     /** value[i] = i * 0.5 - 3, as the fixture script writes it. */

@@ -10,8 +10,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.qncd.core.FormatException;
+import dev.qncd.core.TestFixtures;
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,11 +38,7 @@ class TorchCheckpointReaderTest {
     }
 
     static Path fixture(String name) {
-        try {
-            return Path.of(TorchCheckpointReaderTest.class.getResource("/fixtures/torch/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return TestFixtures.path("torch/" + name);
     }
 
     private void assertSameTensors(Map<String, NDArray> expected, Map<String, NDArray> actual) {

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.qncd.core.TestFixtures;
 import dev.qncd.core.io.Npz;
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -31,11 +31,7 @@ class ReferenceParityTest {
     }
 
     static Path fixture(String name) {
-        try {
-            return Path.of(ReferenceParityTest.class.getResource("/fixtures/quant/" + name + ".npz").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return TestFixtures.path("quant/" + name + ".npz");
     }
 
     @ParameterizedTest
