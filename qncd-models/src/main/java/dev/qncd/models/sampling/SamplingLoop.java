@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.qncd.models.NoiseModel;
-import java.util.function.LongSupplier;
 
 /**
  * Runs a {@link Sampler} from x_T to x_0 with a {@link NoiseModel}. Each step's temporaries live in a
@@ -26,20 +25,20 @@ public final class SamplingLoop {
     private final NoiseModel model;
     private final Sampler sampler;
     private final StepHook hook;
-    private final LongSupplier noiseSeeds;
 
     /**
+     * Step noise (η > 0, DDPM) is drawn from the engine's random generator, like the reference's
+     * {@code torch.randn_like}: seed it once with {@code Engine.getInstance().setRandomSeed} for a
+     * reproducible run.
+     *
      * @param model the noise model
      * @param sampler the update rule
      * @param hook observes/corrects steps ({@link StepHook#NONE} for none)
-     * @param noiseSeeds yields a seed per noise draw (the loop draws N(0, I) with DJL's engine RNG seeded
-     *     from it, so a run is reproducible in Java; it cannot reproduce PyTorch's Python RNG stream)
      */
-    public SamplingLoop(NoiseModel model, Sampler sampler, StepHook hook, LongSupplier noiseSeeds) {
+    public SamplingLoop(NoiseModel model, Sampler sampler, StepHook hook) {
         this.model = model;
         this.sampler = sampler;
         this.hook = hook;
-        this.noiseSeeds = noiseSeeds;
     }
 
     /**
@@ -59,7 +58,7 @@ public final class SamplingLoop {
                 NDArray ts = step.full(new Shape(batch), t, DataType.INT64);
                 NDArray eps = model.forward(x, ts);
                 eps = hook.correctEps(i, t, x, eps);
-                NDArray noise = sampler.needsNoise(i) ? gaussian(step, x.getShape()) : null;
+                NDArray noise = sampler.needsNoise(i) ? step.randomNormal(x.getShape()) : null;
                 Sampler.StepOutput out = sampler.step(eps, i, x, noise);
                 hook.afterStep(i, t, x, eps, out);
                 NDArray next = out.prev();
@@ -71,10 +70,5 @@ public final class SamplingLoop {
             }
         }
         return x;
-    }
-
-    private NDArray gaussian(NDManager m, Shape shape) {
-        ai.djl.engine.Engine.getInstance().setRandomSeed((int) noiseSeeds.getAsLong());
-        return m.randomNormal(shape);
     }
 }

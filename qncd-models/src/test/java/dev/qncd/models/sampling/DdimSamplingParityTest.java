@@ -39,7 +39,7 @@ class DdimSamplingParityTest {
                 NoiseSchedule schedule = NoiseSchedule.of(BetaSchedule.LINEAR, 0.0001, 0.02, 1000);
                 int[] seq = Timesteps.sequence(Timesteps.Skip.UNIFORM, 10, 1000);
                 assertArrayEquals(new int[] {0, 100, 200, 300, 400, 500, 600, 700, 800, 900}, seq);
-                SamplingLoop loop = new SamplingLoop(unet, new DdimSampler(schedule, seq, 0.0), StepHook.NONE, () -> 0L);
+                SamplingLoop loop = new SamplingLoop(unet, new DdimSampler(schedule, seq, 0.0), StepHook.NONE);
                 NDArray x0 = loop.run(Npy.read(fixture("tiny_start_code.npy"), m), null);
                 Map<String, NDArray> ref = Npz.read(fixture("tiny_ddim10.npz"), m);
                 // float32 differences accumulate over 10 model evaluations; 1e-3 of the [-1, 1] range
