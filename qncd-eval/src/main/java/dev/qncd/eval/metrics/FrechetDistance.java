@@ -81,7 +81,7 @@ public final class FrechetDistance {
                 m = mm.toType(DataType.FLOAT64, false).toDoubleArray();
             }
             long t2 = System.nanoTime();
-            double[] ev = SymmetricEigenvalues.of(m, r);
+            double[] ev = SymmetricEigenvalues.of(m, r, manager);
             double neg = 0;
             for (double lam : ev) {
                 if (lam > 0) {

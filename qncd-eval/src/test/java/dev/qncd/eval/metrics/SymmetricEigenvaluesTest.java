@@ -44,7 +44,7 @@ class SymmetricEigenvaluesTest {
 
     @Test
     void recoversAKnownSpectrum() {
-        for (int n : new int[] {1, 2, 3, 17, 160}) {
+        for (int n : new int[] {1, 2, 3, 17, 65, 160, 301}) {
             double[] lambda = new double[n];
             Random rnd = new Random(n);
             for (int i = 0; i < n; i++) {
