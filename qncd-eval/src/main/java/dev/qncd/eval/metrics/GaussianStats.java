@@ -58,7 +58,7 @@ public record GaussianStats(double[] mu, double[] sigma, int dim) {
                     + ": evaluate more images");
         }
         try (NDManager sub = features.getManager().newSubManager()) {
-            NDArray x = features.toType(DataType.FLOAT64, false);
+            NDArray x = features.toType(DataType.FLOAT64, true); // a copy: closing sub must not free the input
             x.attach(sub);
             if (x.isInfinite().logicalOr(x.isNaN()).any().getBoolean()) {
                 throw new QncdException("features contain NaN or infinite values: the feature extractor"
