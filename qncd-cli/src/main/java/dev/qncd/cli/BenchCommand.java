@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 /** {@code qncd bench}: micro-benchmarks whose results go to docs/BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks (results and the commands that produced them are kept in docs/BENCHMARKS.md).",
-        subcommands = {BenchCommand.Load.class})
+        subcommands = {BenchCommand.Load.class, BenchUnetCommand.class})
 public final class BenchCommand implements Runnable {
     @Spec picocli.CommandLine.Model.CommandSpec spec;
 
