@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 /** {@code qncd bench}: micro-benchmarks whose results go to docs/BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks (results and the commands that produced them are kept in docs/BENCHMARKS.md).",
-        subcommands = {BenchCommand.Load.class, BenchCommand.Unet.class})
+        subcommands = {BenchCommand.Load.class, BenchUnetCommand.class})
 public final class BenchCommand implements Runnable {
     @Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -106,67 +106,6 @@ public final class BenchCommand implements Runnable {
             } catch (IOException | UnsupportedOperationException e) {
                 // not Linux, or not permitted: the peak then includes earlier runs
             }
-        }
-    }
-
-    /** One UNet evaluation, timed. */
-    @Command(name = "unet", mixinStandardHelpOptions = true,
-            description = {"Time one UNet evaluation (median of N after warm-up) at a config's real size with random",
-                "weights, and report the resident memory after step 10 and step N of a sampling-like loop.",
-                "Example: qncd bench unet --config configs/cifar10.yml --batch 16 --repeat 10"})
-    static final class Unet implements Callable<Integer> {
-        @Mixin CommonOptions common;
-        @Mixin DeviceOption device;
-        @Spec picocli.CommandLine.Model.CommandSpec spec;
-
-        @Option(names = "--config", required = true, description = "Model config YAML.")
-        Path config;
-
-        @Option(names = "--batch", defaultValue = "16", description = "Batch size (default ${DEFAULT-VALUE}).")
-        int batch;
-
-        @Option(names = "--repeat", defaultValue = "10", description = "Timed evaluations (default ${DEFAULT-VALUE}).")
-        int repeat;
-
-        @Option(names = "--warmup", defaultValue = "2", description = "Untimed evaluations first (default ${DEFAULT-VALUE}).")
-        int warmup;
-
-        @Override
-        public Integer call() throws Exception {
-            PrintWriter out = spec.commandLine().getOut();
-            dev.qncd.models.ddim.DdimConfig cfg = dev.qncd.models.ddim.DdimConfig.load(config);
-            ai.djl.engine.Engine.getInstance().setRandomSeed(0);
-            try (NDManager m = NDManager.newBaseManager(device.device());
-                    dev.qncd.models.ddim.DdimUNet unet = dev.qncd.models.ddim.DdimUNet.random(cfg,
-                            dev.qncd.models.nn.LayerFactory.fullPrecision(), m, 0.05f)) {
-                int s = cfg.data().imageSize();
-                NDArray x = m.randomNormal(new ai.djl.ndarray.types.Shape(batch, cfg.model().inChannels(), s, s));
-                NDArray t = m.full(new ai.djl.ndarray.types.Shape(batch), 500, ai.djl.ndarray.types.DataType.INT64);
-                double[] ms = new double[repeat];
-                long rss10 = 0;
-                for (int i = 0; i < warmup + repeat; i++) {
-                    try (NDManager step = m.newSubManager()) {
-                        long t0 = System.nanoTime();
-                        NDArray eps = unet.forward(x, t);
-                        eps.attach(step);
-                        eps.toFloatArray(); // wait for the result
-                        if (i >= warmup) {
-                            ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
-                        }
-                    }
-                    if (i == 9) {
-                        rss10 = Load.rssBytes("VmRSS");
-                    }
-                }
-                long rssEnd = Load.rssBytes("VmRSS");
-                double[] sorted = ms.clone();
-                Arrays.sort(sorted);
-                out.printf("config %s, batch %d: median %.1f ms, min %.1f ms over %d runs; RSS after eval 10: %.0f MB,"
-                        + " after eval %d: %.0f MB%n", config, batch, sorted[repeat / 2], sorted[0], repeat,
-                        rss10 / 1e6, warmup + repeat, rssEnd / 1e6);
-                out.flush();
-            }
-            return ExitCodes.OK;
         }
     }
 }

@@ -58,11 +58,10 @@ public final class DdimUNet implements NoiseModel, AutoCloseable {
     private final List<ResnetBlock> resnetBlocks = new ArrayList<>();
 
     private DdimUNet(DdimConfig config, Map<String, NDArray> stateDict, LayerFactory factory, NDManager parent,
-            String source, float randomStd) {
+            String source) {
         this.config = config;
         this.manager = parent.newSubManager();
-        ParamSource params = randomStd > 0 ? ParamSource.random(manager, randomStd)
-                : new ParamSource(stateDict, manager, source);
+        ParamSource params = new ParamSource(stateDict, manager, source);
         LayerFactory registering = registering(factory);
         DdimConfig.Model m = config.model();
         this.ch = m.ch();
@@ -158,21 +157,7 @@ public final class DdimUNet implements NoiseModel, AutoCloseable {
      */
     public static DdimUNet load(DdimConfig config, Map<String, NDArray> stateDict, LayerFactory factory,
             NDManager manager, String source) {
-        return new DdimUNet(config, stateDict, factory, manager, source, 0f);
-    }
-
-    /**
-     * Builds the UNet of a config with random N(0, std²) parameters (benchmarks at real sizes without a
-     * checkpoint; seed the engine first for reproducible weights).
-     *
-     * @param config the model config
-     * @param factory makes the layers
-     * @param manager parent manager
-     * @param std weight standard deviation, e.g. 0.05
-     * @return the model
-     */
-    public static DdimUNet random(DdimConfig config, LayerFactory factory, NDManager manager, float std) {
-        return new DdimUNet(config, Map.of(), factory, manager, "random weights", std);
+        return new DdimUNet(config, stateDict, factory, manager, source);
     }
 
     private LayerFactory registering(LayerFactory f) {

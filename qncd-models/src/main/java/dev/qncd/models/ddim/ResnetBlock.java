@@ -25,14 +25,18 @@ public final class ResnetBlock {
      * @param in input channels
      * @param out output channels
      * @param tembChannels time-embedding width
-     * @param split channels of the first part of a concatenated input (decoder blocks), else 0
+     * @param split channels of the first part of a concatenated input (decoder blocks), else 0; used by
+     *     the 1x1 {@code nin_shortcut} only
      * @param params parameter source
      * @param layers layer factory
      */
     ResnetBlock(String path, int in, int out, int tembChannels, int split, ParamSource params, LayerFactory layers) {
         this.path = path;
         this.norm1 = DdimUNet.groupNorm(path + ".norm1", in, params);
-        this.conv1 = DdimUNet.conv(path + ".conv1", in, out, 3, 1, 1, split, params, layers);
+        // Only the shortcut sees concat(h, skip) as it is: conv1 sees swish(GN1(concat)), and Q-Diffusion
+        // (ddim/models/diffusion.py ResnetBlock.forward, qdiff/quant_block.py QuantResnetBlock) splits only
+        // nin_shortcut.
+        this.conv1 = DdimUNet.conv(path + ".conv1", in, out, 3, 1, 1, 0, params, layers);
         this.tembProj = layers.linear(path + ".temb_proj", params.get(path + ".temb_proj.weight", out, tembChannels),
                 params.get(path + ".temb_proj.bias", out));
         this.norm2 = DdimUNet.groupNorm(path + ".norm2", out, params);

@@ -27,7 +27,6 @@ public final class ParamSource {
     private final Set<String> used = new LinkedHashSet<>();
     private final List<String> missing = new ArrayList<>();
     private final List<String> misshaped = new ArrayList<>();
-    private final float randomStd;
 
     /**
      * @param stateDict parameters by original key (converted to float32 on use)
@@ -35,26 +34,9 @@ public final class ParamSource {
      * @param source the checkpoint's name, for messages
      */
     public ParamSource(Map<String, NDArray> stateDict, NDManager manager, String source) {
-        this(stateDict, manager, source, 0f);
-    }
-
-    private ParamSource(Map<String, NDArray> stateDict, NDManager manager, String source, float randomStd) {
         this.stateDict = new LinkedHashMap<>(stateDict);
         this.manager = manager;
         this.source = source;
-        this.randomStd = randomStd;
-    }
-
-    /**
-     * A source that makes every parameter up: N(0, std²) weights (for benchmarks and tests of the
-     * real architecture sizes without a checkpoint). Seed the engine first for reproducible values.
-     *
-     * @param manager owner of the arrays
-     * @param std standard deviation
-     * @return the source
-     */
-    public static ParamSource random(NDManager manager, float std) {
-        return new ParamSource(Map.of(), manager, "random weights", std);
     }
 
     /**
@@ -65,9 +47,6 @@ public final class ParamSource {
     public NDArray get(String key, long... shape) {
         used.add(key);
         Shape expected = new Shape(shape);
-        if (randomStd > 0) {
-            return manager.randomNormal(0f, randomStd, expected, DataType.FLOAT32);
-        }
         NDArray a = stateDict.get(key);
         if (a == null) {
             missing.add(key + " " + Arrays.toString(shape));

@@ -1,0 +1,192 @@
+package dev.qncd.cli;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.qncd.core.QncdException;
+import dev.qncd.core.io.Checkpoints;
+import dev.qncd.core.io.Npz;
+import dev.qncd.models.ddim.DdimConfig;
+import dev.qncd.models.ddim.DdimUNet;
+import dev.qncd.models.nn.LayerFactory;
+import dev.qncd.models.sampling.DdimSampler;
+import dev.qncd.models.sampling.SamplingLoop;
+import dev.qncd.models.sampling.StepHook;
+import dev.qncd.models.sampling.Timesteps;
+import dev.qncd.models.schedule.BetaSchedule;
+import dev.qncd.models.schedule.NoiseSchedule;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code qncd bench unet}: the speed of one DDIM UNet evaluation and the native memory of a sampling
+ * run (docs/BENCHMARKS.md, section "DDIM UNet (issue 3)"; driven side by side with PyTorch by
+ * {@code scripts/bench_ddim.sh}).
+ */
+@Command(name = "unet", mixinStandardHelpOptions = true,
+        description = {"Time one DDIM UNet forward pass (median of N after warm-up) and, with --sample-steps, the",
+            "resident memory of a DDIM (eta 0) sampling run at step 10 and at the last step (Linux /proc).",
+            "Prints one machine-readable line per measurement.",
+            "Example: qncd bench unet --config configs/cifar10.yml --ckpt unet.ckpt --inputs inputs.npz --threads 2"})
+final class BenchUnetCommand implements Callable<Integer> {
+    @Mixin CommonOptions common;
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--config", required = true, paramLabel = "YAML", description = "Model config, e.g. configs/cifar10.yml.")
+    Path config;
+
+    @Option(names = "--ckpt", required = true, paramLabel = "FILE", description = "Checkpoint with the original keys.")
+    Path ckpt;
+
+    @Option(names = "--inputs", paramLabel = "NPZ",
+            description = "x (float32 NCHW) and t (int64), optionally eps to compare with; default: random, --batch.")
+    Path inputs;
+
+    @Option(names = {"--batch_size", "--batch-size", "--batch"}, defaultValue = "16",
+            description = "Batch size without --inputs (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--repeat", defaultValue = "7", description = "Timed runs (default ${DEFAULT-VALUE}).")
+    int repeat;
+
+    @Option(names = "--threads", defaultValue = "0",
+            description = "PyTorch intra-op threads (0: the engine's default).")
+    int threads;
+
+    @Option(names = {"--sample_steps", "--sample-steps"}, defaultValue = "0",
+            description = "Also run DDIM sampling with this many steps and report resident memory (0: skip).")
+    int sampleSteps;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu (default ${DEFAULT-VALUE}).")
+    String device;
+
+    @Override
+    public Integer call() throws IOException {
+        if (warmup < 0 || repeat < 1 || batch < 1 || sampleSteps < 0 || threads < 0) {
+            throw new QncdException("--warmup, --threads and --sample-steps must be >= 0, --repeat and --batch >= 1");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        Engine engine = Engine.getInstance();
+        if (threads > 0 && "PyTorch".equals(engine.getEngineName())) {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        }
+        Device dev = parseDevice(device, engine);
+        DdimConfig cfg = DdimConfig.load(config);
+        try (NDManager m = NDManager.newBaseManager(dev)) {
+            NDArray x;
+            NDArray t;
+            NDArray expected = null;
+            if (inputs != null) {
+                Map<String, NDArray> in = Npz.read(inputs, m);
+                if (!in.containsKey("x") || !in.containsKey("t")) {
+                    throw new QncdException(inputs + " needs arrays x and t (it has " + in.keySet() + ")");
+                }
+                x = in.get("x").toType(DataType.FLOAT32, false);
+                t = in.get("t");
+                expected = in.get("eps");
+            } else {
+                int size = cfg.data().imageSize();
+                m.getEngine().setRandomSeed(0);
+                x = m.randomNormal(new Shape(batch, cfg.model().inChannels(), size, size));
+                t = m.randomInteger(0, cfg.diffusion().numDiffusionTimesteps(), new Shape(batch), DataType.INT64);
+            }
+            try (DdimUNet unet = DdimUNet.load(cfg, Checkpoints.read(ckpt, m), LayerFactory.fullPrecision(), m,
+                    ckpt.toString())) {
+                double[] ms = new double[repeat];
+                double maxErr = Double.NaN;
+                for (int i = 0; i < warmup + repeat; i++) {
+                    try (NDManager step = m.newSubManager()) {
+                        long t0 = System.nanoTime();
+                        NDArray eps = unet.forward(x, t);
+                        eps.attach(step);
+                        eps.getFloat(0, 0, 0, 0); // waits for the result on asynchronous devices
+                        double dt = (System.nanoTime() - t0) / 1e6;
+                        if (i >= warmup) {
+                            ms[i - warmup] = dt;
+                        }
+                        if (i == warmup + repeat - 1 && expected != null) {
+                            maxErr = eps.sub(expected).abs().max().getFloat();
+                        }
+                    }
+                }
+                double[] sorted = ms.clone();
+                Arrays.sort(sorted);
+                out.printf("qncd median_ms=%.1f min_ms=%.1f runs=%d threads=%s batch=%d max_abs_err_vs_inputs=%s%n",
+                        sorted[sorted.length / 2], sorted[0], repeat,
+                        "PyTorch".equals(engine.getEngineName()) ? ai.djl.pytorch.jni.JniUtils.getNumThreads() : "?",
+                        x.getShape().get(0), Double.isNaN(maxErr) ? "n/a" : String.format("%.2e", maxErr));
+                out.flush();
+                if (sampleSteps > 0) {
+                    sampleMemory(out, cfg, unet, m, x.getShape());
+                }
+            }
+        }
+        return ExitCodes.OK;
+    }
+
+    private void sampleMemory(PrintWriter out, DdimConfig cfg, DdimUNet unet, NDManager m, Shape shape) {
+        DdimConfig.Diffusion d = cfg.diffusion();
+        NoiseSchedule schedule = NoiseSchedule.of(BetaSchedule.parse(d.betaSchedule()), d.betaStart(), d.betaEnd(),
+                d.numDiffusionTimesteps());
+        int[] seq = Timesteps.sequence(Timesteps.Skip.UNIFORM, sampleSteps, d.numDiffusionTimesteps());
+        DdimSampler sampler = new DdimSampler(schedule, seq, 0.0);
+        long[] rss = new long[sampler.numSteps() + 1];
+        rss[0] = rssKiB();
+        long start = System.nanoTime();
+        try (NDManager run = m.newSubManager()) {
+            NDArray xT = run.randomNormal(shape);
+            new SamplingLoop(unet, sampler, StepHook.NONE).run(xT, (done, total) -> rss[done] = rssKiB());
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        int n = sampler.numSteps();
+        int at10 = Math.min(10, n);
+        long max = Arrays.stream(rss, 1, n + 1).max().orElse(0);
+        out.printf("qncd sampling steps=%d batch=%d seconds=%.1f rss_mib_before=%.1f rss_mib_step%d=%.1f "
+                        + "rss_mib_step%d=%.1f rss_mib_max=%.1f%n", n, shape.get(0), seconds, rss[0] / 1024.0, at10,
+                rss[at10] / 1024.0, n, rss[n] / 1024.0, max / 1024.0);
+        out.flush();
+    }
+
+    /** @return the resident set size of this process in KiB (0 where Linux /proc is unavailable) */
+    static long rssKiB() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    private static Device parseDevice(String name, Engine engine) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "cpu" -> Device.cpu();
+            case "gpu", "cuda" -> {
+                if (engine.getGpuCount() == 0) {
+                    throw new QncdException("--device gpu: no GPU is visible to PyTorch; this build is CPU-only"
+                            + " unless built with the cuda profile (docs/CUDA.md), or use --device cpu");
+                }
+                yield Device.gpu();
+            }
+            default -> throw new QncdException("--device must be cpu or gpu, got '" + name + "'");
+        };
+    }
+}
