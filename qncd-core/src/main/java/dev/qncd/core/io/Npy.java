@@ -49,7 +49,9 @@ public final class Npy {
             // Channels.newInputStream does not read ahead, so the data starts where the header ends
             NpyHeader h = readHeader(Channels.newInputStream(ch), file.toString());
             long bytes = dataBytes(h, file.toString());
-            return toArray(h, DirectBuffers.read(ch, bytes), bytes, manager, file.toString());
+            // never allocate more than the file holds: a corrupt shape must not exhaust memory
+            long present = Math.min(bytes, ch.size() - ch.position());
+            return toArray(h, DirectBuffers.read(ch, present), bytes, manager, file.toString());
         } catch (IOException e) {
             throw ioError(file, e);
         }
@@ -65,15 +67,21 @@ public final class Npy {
      * @throws QncdException when the stream cannot be read
      */
     public static NDArray read(InputStream in, NDManager manager) {
-        return read(in, manager, "<stream>");
+        return read(in, manager, "<stream>", -1);
     }
 
-    /** {@link #read(InputStream, NDManager)} naming the source in messages. */
-    static NDArray read(InputStream in, NDManager manager, String source) {
+    /**
+     * {@link #read(InputStream, NDManager)} naming the source in messages.
+     *
+     * @param length the stream's length when known (bounds the allocation), else -1
+     */
+    static NDArray read(InputStream in, NDManager manager, String source, long length) {
         try {
-            NpyHeader h = readHeader(in, source);
+            CountingInputStream counted = new CountingInputStream(in, length < 0 ? Long.MAX_VALUE : length);
+            NpyHeader h = readHeader(counted, source);
             long bytes = dataBytes(h, source);
-            return toArray(h, DirectBuffers.read(in, bytes), bytes, manager, source);
+            long present = Math.min(bytes, counted.remaining());
+            return toArray(h, DirectBuffers.read(counted, present), bytes, manager, source);
         } catch (IOException e) {
             throw new FormatException(source + ": cannot read the .npy data (" + e + "); it may be truncated: "
                     + "re-create the file with numpy.save", e);

@@ -59,7 +59,7 @@ public final class Npz {
                 }
                 String source = file + ":" + e.getName();
                 try (InputStream in = zip.getInputStream(e)) {
-                    out.put(e.getName().substring(0, e.getName().length() - SUFFIX.length()), Npy.read(in, tmp, source));
+                    out.put(e.getName().substring(0, e.getName().length() - SUFFIX.length()), Npy.read(in, tmp, source, e.getSize()));
                 } catch (ZipException ex) {
                     throw new FormatException(source + ": corrupt entry (" + ex.getMessage() + "); re-create the "
                             + "file with numpy.savez", ex);

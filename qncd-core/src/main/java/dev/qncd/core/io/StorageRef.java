@@ -25,7 +25,7 @@ final class StorageRef {
 
     /** @return the bytes the pickle declares */
     long declaredBytes() {
-        return numel * type.bytes();
+        return Math.multiplyExact(numel, (long) type.bytes());
     }
 
     /**

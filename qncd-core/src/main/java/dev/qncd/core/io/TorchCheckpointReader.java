@@ -66,6 +66,10 @@ public final class TorchCheckpointReader {
             return CheckpointTree.toArrays(tree);
         } catch (IOException e) {
             throw ioError(file, e);
+        } catch (QncdException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw corrupt(file, e);
         }
     }
 
@@ -115,6 +119,10 @@ public final class TorchCheckpointReader {
             return out;
         } catch (IOException e) {
             throw ioError(file, e);
+        } catch (QncdException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw corrupt(file, e);
         }
     }
 
@@ -226,6 +234,12 @@ public final class TorchCheckpointReader {
                 }
             }
         }
+    }
+
+    /** Arithmetic overflow, impossible sizes and the like from inconsistent numbers in a damaged file. */
+    private static FormatException corrupt(Path file, RuntimeException e) {
+        return new FormatException(file + ": corrupt checkpoint (" + e + "); re-download it or re-save it with "
+                + "torch.save", e);
     }
 
     private static QncdException ioError(Path file, IOException e) {

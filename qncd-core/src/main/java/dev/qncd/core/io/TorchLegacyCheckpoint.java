@@ -106,7 +106,8 @@ final class TorchLegacyCheckpoint extends TorchCheckpointSource {
                         + " elements but the pickle declares " + s.numel + "; " + fixCorrupt());
             }
             if (needed.contains(s)) {
-                consumer.accept(s, DirectBuffers.read(in, s.declaredBytes()));
+                // never allocate more than the file holds: a corrupt numel must not exhaust memory
+                consumer.accept(s, DirectBuffers.read(in, Math.min(s.declaredBytes(), in.remaining())));
                 left--;
             } else {
                 try {

@@ -79,8 +79,8 @@ final class TorchUnpickler extends Unpickler {
     protected Object dispatch(short key) throws IOException {
         switch (key) {
             case Opcodes.GLOBAL -> {
-                String module = PickleUtils.readline(in);
-                String name = PickleUtils.readline(in);
+                String module = readLine();
+                String name = readLine();
                 stack.add(resolve(module, name));
             }
             case Opcodes.STACK_GLOBAL -> {
@@ -92,8 +92,8 @@ final class TorchUnpickler extends Unpickler {
                 stack.add(resolve((String) module, (String) name));
             }
             case Opcodes.INST -> {
-                String module = PickleUtils.readline(in);
-                String name = PickleUtils.readline(in);
+                String module = readLine();
+                String name = readLine();
                 TorchGlobal callable = resolve(module, name);
                 stack.add(call(callable, stack.pop_all_since_marker().toArray()));
             }
@@ -165,6 +165,9 @@ final class TorchUnpickler extends Unpickler {
         }
         String storageKey = String.valueOf(t[2]);
         long numel = toLong(t[4], "storage numel");
+        if (numel < 0) {
+            throw corrupt("storage " + t[2] + " with " + numel + " elements");
+        }
         StorageRef root = storages.get(storageKey);
         if (root == null) {
             root = new StorageRef(storageKey, g.storageType(), numel);
@@ -289,6 +292,24 @@ final class TorchUnpickler extends Unpickler {
             map.put(items.get(i), items.get(i + 1));
         }
         return map;
+    }
+
+    /** A newline-terminated ASCII line (GLOBAL/INST operands); unlike razorvine's, EOF is an error. */
+    private String readLine() throws IOException {
+        StringBuilder sb = new StringBuilder();
+        while (true) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("premature end of file");
+            }
+            if (b == '\n') {
+                return sb.toString();
+            }
+            if (sb.length() >= 4096) {
+                throw corrupt("a global name longer than 4096 characters");
+            }
+            sb.append((char) b);
+        }
     }
 
     private long lengthField(int width) throws IOException {

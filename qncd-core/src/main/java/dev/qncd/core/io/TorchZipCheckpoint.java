@@ -103,8 +103,10 @@ final class TorchZipCheckpoint extends TorchCheckpointSource {
                         + s.key + " is missing; " + fixCorrupt());
             }
             ByteBuffer data;
+            // never allocate more than the record holds: a corrupt numel must not exhaust memory
+            long bytes = e.getSize() >= 0 ? Math.min(s.declaredBytes(), e.getSize()) : s.declaredBytes();
             try (InputStream in = zip.getInputStream(e)) {
-                data = DirectBuffers.read(in, s.declaredBytes());
+                data = DirectBuffers.read(in, bytes);
             } catch (ZipException ex) {
                 throw new FormatException(file + ": corrupt record " + record + " (" + ex.getMessage() + "); "
                         + fixCorrupt(), ex);
