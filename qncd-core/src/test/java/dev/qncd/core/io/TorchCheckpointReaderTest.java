@@ -92,6 +92,16 @@ class TorchCheckpointReaderTest {
         assertEquals(4.75f, sd.get("base").getFloat(3, 5), 0f, "arrays never alias each other's memory");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"views_zip.pt", "views_legacy.pt"})
+    void selectsOneTensorAndSkipsOtherStorages(String file) {
+        // the legacy reader skips the storages before and after the selected one in the stream
+        Map<String, NDArray> one = TorchCheckpointReader.readStateDict(fixture("torch/" + file), manager, "half_t");
+        assertEquals(List.of("half_t"), List.copyOf(one.keySet()));
+        NDArray expected = Npz.read(fixture("torch/views.expected.npz"), manager).get("half_t");
+        assertSameValues(expected, one.get("half_t"), "half_t");
+    }
+
     @Test
     void readsEachStorageOnce() throws Exception {
         try (TorchCheckpointSource src = TorchZipCheckpoint.open(fixture("torch/views_zip.pt"))) {
