@@ -4,8 +4,9 @@
 #   /usr/bin/python3 scripts/make_io_fixtures.py
 #
 # Needs Debian's python3-torch (1.13.1) and python3-numpy. Deterministic: fixed seeds, fixed
-# formulas; re-running rewrites identical tensor data (zip timestamps aside). Everything goes to
-# qncd-core/src/test/resources/fixtures/io/ and stays well under 1 MB.
+# formulas; re-running rewrites identical tensor data. Not byte-identical: legacy checkpoints name
+# storages by memory address (str(storage._cdata)) and short_storage.pt carries zip timestamps.
+# Everything goes to qncd-core/src/test/resources/fixtures/io/ and stays well under 1 MB (~54 KB).
 #
 # Layout:
 #   torch/*.pt, *.pth   checkpoints written by torch.save (zip and legacy format)
