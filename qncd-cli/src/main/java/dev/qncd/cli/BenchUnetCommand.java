@@ -18,7 +18,10 @@ import dev.qncd.models.sampling.StepHook;
 import dev.qncd.models.sampling.Timesteps;
 import dev.qncd.models.schedule.BetaSchedule;
 import dev.qncd.models.schedule.NoiseSchedule;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,6 +78,11 @@ final class BenchUnetCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu (default ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--serve", description = {"Print 'ready', then time one forward pass for every line 'go' on",
+        "standard input and print 'ms=<milliseconds>' (until 'quit'), so that a driver script can alternate",
+        "qncd and another implementation pass by pass (scripts/bench_ddim.sh)."})
+    boolean serve;
+
     @Override
     public Integer call() throws IOException {
         if (warmup < 0 || repeat < 1 || batch < 1 || sampleSteps < 0 || threads < 0) {
@@ -107,6 +115,10 @@ final class BenchUnetCommand implements Callable<Integer> {
             }
             try (DdimUNet unet = DdimUNet.load(cfg, Checkpoints.read(ckpt, m), LayerFactory.fullPrecision(), m,
                     ckpt.toString())) {
+                if (serve) {
+                    serve(out, unet, m, x, t, engine);
+                    return ExitCodes.OK;
+                }
                 double[] ms = new double[repeat];
                 double maxErr = Double.NaN;
                 for (int i = 0; i < warmup + repeat; i++) {
@@ -128,7 +140,7 @@ final class BenchUnetCommand implements Callable<Integer> {
                 Arrays.sort(sorted);
                 out.printf("qncd median_ms=%.1f min_ms=%.1f runs=%d threads=%s batch=%d max_abs_err_vs_inputs=%s%n",
                         sorted[sorted.length / 2], sorted[0], repeat,
-                        "PyTorch".equals(engine.getEngineName()) ? ai.djl.pytorch.jni.JniUtils.getNumThreads() : "?",
+                        threadCount(engine),
                         x.getShape().get(0), Double.isNaN(maxErr) ? "n/a" : String.format("%.2e", maxErr));
                 out.flush();
                 if (sampleSteps > 0) {
@@ -137,6 +149,28 @@ final class BenchUnetCommand implements Callable<Integer> {
             }
         }
         return ExitCodes.OK;
+    }
+
+    private static void serve(PrintWriter out, DdimUNet unet, NDManager m, NDArray x, NDArray t, Engine engine)
+            throws IOException {
+        out.printf("ready qncd threads=%s%n", threadCount(engine));
+        out.flush();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        for (String line = in.readLine(); line != null && line.trim().equals("go"); line = in.readLine()) {
+            try (NDManager step = m.newSubManager()) {
+                long t0 = System.nanoTime();
+                NDArray eps = unet.forward(x, t);
+                eps.attach(step);
+                eps.getFloat(0, 0, 0, 0);
+                out.printf("ms=%.1f%n", (System.nanoTime() - t0) / 1e6);
+                out.flush();
+            }
+        }
+    }
+
+    private static String threadCount(Engine engine) {
+        return "PyTorch".equals(engine.getEngineName()) ? String.valueOf(ai.djl.pytorch.jni.JniUtils.getNumThreads())
+                : "?";
     }
 
     private void sampleMemory(PrintWriter out, DdimConfig cfg, DdimUNet unet, NDManager m, Shape shape) {
