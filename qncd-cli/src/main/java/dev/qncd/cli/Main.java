@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
             "Post-training quantization of diffusion models with QNCD (Chu et al., ACM MM 2024).",
             "Runs offline: models, data and feature extractors are files you pass."
         },
-        subcommands = {CommandLine.HelpCommand.class, InspectCommand.class, ConvertCommand.class, BenchCommand.class},
+        subcommands = {CommandLine.HelpCommand.class, SampleDdimCommand.class, ForwardCommand.class,
+            EvaluateCommand.class, InspectCommand.class, ConvertCommand.class, BenchCommand.class},
         commandListHeading = "%nCommands:%n",
         footer = {"", "Run 'qncd help <command>' (or 'qncd <command> --help') for a command's options.",
             "Exit codes: 0 ok, 1 internal error, 2 bad usage or config, 3 unusable input file,",

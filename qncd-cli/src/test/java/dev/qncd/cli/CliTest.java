@@ -24,6 +24,7 @@ class CliTest {
 
     @TempDir Path tmp;
 
+    /** Exit code and captured output of one in-process run. */
     record Result(int code, String out, String err) {}
 
     static Result run(String... args) {

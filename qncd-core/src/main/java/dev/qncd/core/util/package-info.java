@@ -1,2 +1,2 @@
-/** Small shared utilities: atomic file writes. */
+/** Small shared utilities: atomic file writes, progress logging with ETA. */
 package dev.qncd.core.util;

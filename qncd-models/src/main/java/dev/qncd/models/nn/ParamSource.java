@@ -46,8 +46,8 @@ public final class ParamSource {
      */
     public NDArray get(String key, long... shape) {
         used.add(key);
-        NDArray a = stateDict.get(key);
         Shape expected = new Shape(shape);
+        NDArray a = stateDict.get(key);
         if (a == null) {
             missing.add(key + " " + Arrays.toString(shape));
             return manager.zeros(expected, DataType.FLOAT32);

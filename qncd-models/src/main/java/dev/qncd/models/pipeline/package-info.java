@@ -1,0 +1,2 @@
+/** Sampling pipelines: from a model and a sampler to image files, batches and run reports. */
+package dev.qncd.models.pipeline;
