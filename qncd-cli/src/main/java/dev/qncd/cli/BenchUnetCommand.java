@@ -39,8 +39,8 @@ import picocli.CommandLine.Spec;
  * {@code scripts/bench_ddim.sh}).
  */
 @Command(name = "unet", mixinStandardHelpOptions = true,
-        description = {"Time one DDIM UNet forward pass (median of N after warm-up) and, with --sample-steps, the",
-            "resident memory of a DDIM (eta 0) sampling run at step 10 and at the last step (Linux /proc).",
+        description = {"Time one DDIM UNet forward pass (median of N after warm-up) and, with --sample-steps,",
+            "the resident memory of a DDIM (eta 0) sampling run at steps 1, 10, n/4, n/2, 3n/4 and n (Linux /proc).",
             "Prints one machine-readable line per measurement.",
             "Example: qncd bench unet --config configs/cifar10.yml --ckpt unet.ckpt --inputs inputs.npz --threads 2"})
 final class BenchUnetCommand implements Callable<Integer> {
@@ -75,12 +75,11 @@ final class BenchUnetCommand implements Callable<Integer> {
             description = "Also run DDIM sampling with this many steps and report resident memory (0: skip).")
     int sampleSteps;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu (default ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin DeviceOption device;
 
-    @Option(names = "--serve", description = {"Print 'ready', then time one forward pass for every line 'go' on",
-        "standard input and print 'ms=<milliseconds>' (until 'quit'), so that a driver script can alternate",
-        "qncd and another implementation pass by pass (scripts/bench_ddim.sh)."})
+    @Option(names = "--serve", description = "Print 'ready', then time one forward pass per line 'go' on standard"
+            + " input, printing 'ms=<milliseconds>' (until 'quit'): a driver script alternates qncd and another"
+            + " implementation pass by pass (scripts/bench_ddim.sh).")
     boolean serve;
 
     @Override
@@ -93,7 +92,7 @@ final class BenchUnetCommand implements Callable<Integer> {
         if (threads > 0 && "PyTorch".equals(engine.getEngineName())) {
             ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         }
-        Device dev = parseDevice(device, engine);
+        Device dev = device.device();
         DdimConfig cfg = DdimConfig.load(config);
         try (NDManager m = NDManager.newBaseManager(dev)) {
             NDArray x;
@@ -188,11 +187,15 @@ final class BenchUnetCommand implements Callable<Integer> {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         int n = sampler.numSteps();
-        int at10 = Math.min(10, n);
         long max = Arrays.stream(rss, 1, n + 1).max().orElse(0);
-        out.printf("qncd sampling steps=%d batch=%d seconds=%.1f rss_mib_before=%.1f rss_mib_step%d=%.1f "
-                        + "rss_mib_step%d=%.1f rss_mib_max=%.1f%n", n, shape.get(0), seconds, rss[0] / 1024.0, at10,
-                rss[at10] / 1024.0, n, rss[n] / 1024.0, max / 1024.0);
+        StringBuilder steps = new StringBuilder();
+        for (int s : new int[] {1, 10, n / 4, n / 2, 3 * n / 4, n}) {
+            if (s >= 1 && s <= n && steps.indexOf(" rss_mib_step" + s + "=") < 0) {
+                steps.append(String.format(" rss_mib_step%d=%.1f", s, rss[s] / 1024.0));
+            }
+        }
+        out.printf("qncd sampling steps=%d batch=%d seconds=%.1f rss_mib_before=%.1f%s rss_mib_max=%.1f%n", n,
+                shape.get(0), seconds, rss[0] / 1024.0, steps, max / 1024.0);
         out.flush();
     }
 
@@ -208,19 +211,5 @@ final class BenchUnetCommand implements Callable<Integer> {
             return 0;
         }
         return 0;
-    }
-
-    private static Device parseDevice(String name, Engine engine) {
-        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
-            case "cpu" -> Device.cpu();
-            case "gpu", "cuda" -> {
-                if (engine.getGpuCount() == 0) {
-                    throw new QncdException("--device gpu: no GPU is visible to PyTorch; this build is CPU-only"
-                            + " unless built with the cuda profile (docs/CUDA.md), or use --device cpu");
-                }
-                yield Device.gpu();
-            }
-            default -> throw new QncdException("--device must be cpu or gpu, got '" + name + "'");
-        };
     }
 }
