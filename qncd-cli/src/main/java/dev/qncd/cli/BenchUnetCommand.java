@@ -26,6 +26,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -179,23 +180,31 @@ final class BenchUnetCommand implements Callable<Integer> {
         int[] seq = Timesteps.sequence(Timesteps.Skip.UNIFORM, sampleSteps, d.numDiffusionTimesteps());
         DdimSampler sampler = new DdimSampler(schedule, seq, 0.0);
         long[] rss = new long[sampler.numSteps() + 1];
+        long[] heap = new long[sampler.numSteps() + 1];
         rss[0] = rssKiB();
+        heap[0] = Runtime.getRuntime().totalMemory() / 1024;
         long start = System.nanoTime();
         try (NDManager run = m.newSubManager()) {
             NDArray xT = run.randomNormal(shape);
-            new SamplingLoop(unet, sampler, StepHook.NONE).run(xT, (done, total) -> rss[done] = rssKiB());
+            new SamplingLoop(unet, sampler, StepHook.NONE).run(xT, (done, total) -> {
+                rss[done] = rssKiB();
+                heap[done] = Runtime.getRuntime().totalMemory() / 1024;
+            });
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         int n = sampler.numSteps();
         long max = Arrays.stream(rss, 1, n + 1).max().orElse(0);
         StringBuilder steps = new StringBuilder();
-        for (int s : new int[] {1, 10, n / 4, n / 2, 3 * n / 4, n}) {
-            if (s >= 1 && s <= n && steps.indexOf(" rss_mib_step" + s + "=") < 0) {
+        for (int s : new java.util.TreeSet<>(List.of(1, 10, n / 4, n / 2, 3 * n / 4, n))) {
+            if (s >= 1 && s <= n) {
                 steps.append(String.format(" rss_mib_step%d=%.1f", s, rss[s] / 1024.0));
             }
         }
-        out.printf("qncd sampling steps=%d batch=%d seconds=%.1f rss_mib_before=%.1f%s rss_mib_max=%.1f%n", n,
-                shape.get(0), seconds, rss[0] / 1024.0, steps, max / 1024.0);
+        int at10 = Math.min(10, n);
+        // The resident set includes the Java heap the JVM has committed; the rest is native (PyTorch) memory.
+        out.printf("qncd sampling steps=%d batch=%d seconds=%.1f rss_mib_before=%.1f%s rss_mib_max=%.1f"
+                        + " heap_committed_mib_step%d=%.1f heap_committed_mib_step%d=%.1f%n", n, shape.get(0), seconds,
+                rss[0] / 1024.0, steps, max / 1024.0, at10, heap[at10] / 1024.0, n, heap[n] / 1024.0);
         out.flush();
     }
 
