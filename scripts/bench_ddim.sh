@@ -70,8 +70,8 @@ d = np.load(out + "/inputs.npz")
 x = np.random.RandomState(1).randn(n, *d["x"].shape[1:]).astype(np.float32)
 np.savez(out + "/sample_inputs.npz", x=x, t=np.full(n, 999, dtype=np.int64))
 PY
-  # A fixed Java heap, so that growth of the resident set is native memory.
-  QNCD_JAVA_OPTS="${QNCD_JAVA_OPTS:--Xms1g -Xmx1g}" "$ROOT/qncd" bench unet -q --config "$CONFIG" --ckpt "$OUT/unet.ckpt" \
+  # A fixed, pre-touched Java heap, so that growth of the resident set is native memory.
+  QNCD_JAVA_OPTS="${QNCD_JAVA_OPTS:--Xms1g -Xmx1g -XX:+AlwaysPreTouch}" "$ROOT/qncd" bench unet -q --config "$CONFIG" --ckpt "$OUT/unet.ckpt" \
     --inputs "$OUT/sample_inputs.npz" --threads "$THREADS" --warmup 1 --repeat 1 --sample-steps "$SAMPLE_STEPS" \
     | grep sampling | tee -a "$LOG"
 fi
