@@ -10,6 +10,10 @@ it is not part of qncd) and Debian's python3-torch (1.13). Two sub-commands:
   time --config configs/cifar10.yml --out DIR [--threads 2] [--warmup 3] [--repeat 7]
       loads DIR/unet.ckpt and DIR/inputs.npz and times one forward pass (torch.no_grad, eval mode),
       printing one machine-readable line: "pytorch median_ms=... min_ms=... runs=..."
+  serve --config configs/cifar10.yml --out DIR [--threads 2]
+      loads the same, prints "ready", then for every line "go" on stdin times one forward pass and prints
+      "ms=<milliseconds>" (until "quit" or end of input): scripts/bench_ddim.sh alternates it with
+      `qncd bench unet --serve` pass by pass, so both see the same machine load.
 """
 import argparse
 import os
@@ -55,13 +59,28 @@ def prepare(args):
           f"batch {args.batch}, torch {torch.__version__}")
 
 
-def time_forward(args):
+def load(args):
     torch.set_num_threads(args.threads)
     model, _ = build(args)
     model.load_state_dict(torch.load(os.path.join(args.out, "unet.ckpt")))
     inputs = np.load(os.path.join(args.out, "inputs.npz"))
-    x = torch.from_numpy(inputs["x"])
-    t = torch.from_numpy(inputs["t"])
+    return model, inputs, torch.from_numpy(inputs["x"]), torch.from_numpy(inputs["t"])
+
+
+def serve(args):
+    model, _, x, t = load(args)
+    print(f"ready pytorch threads={torch.get_num_threads()} torch={torch.__version__}", flush=True)
+    with torch.no_grad():
+        for line in sys.stdin:
+            if line.strip() != "go":
+                break
+            t0 = time.perf_counter()
+            model(x, t)
+            print(f"ms={(time.perf_counter() - t0) * 1000:.1f}", flush=True)
+
+
+def time_forward(args):
+    model, inputs, x, t = load(args)
     ms = []
     with torch.no_grad():
         for i in range(args.warmup + args.repeat):
@@ -78,7 +97,7 @@ def time_forward(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["prepare", "time"])
+    ap.add_argument("command", choices=["prepare", "time", "serve"])
     ap.add_argument("--ddim-repo", required=True, help="checkout of ermongroup/ddim (for models/diffusion.py)")
     ap.add_argument("--config", required=True)
     ap.add_argument("--out", required=True)
@@ -87,7 +106,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
-    prepare(args) if args.command == "prepare" else time_forward(args)
+    {"prepare": prepare, "time": time_forward, "serve": serve}[args.command](args)
 
 
 if __name__ == "__main__":

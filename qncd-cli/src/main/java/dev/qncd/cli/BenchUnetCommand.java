@@ -18,11 +18,15 @@ import dev.qncd.models.sampling.StepHook;
 import dev.qncd.models.sampling.Timesteps;
 import dev.qncd.models.schedule.BetaSchedule;
 import dev.qncd.models.schedule.NoiseSchedule;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -36,8 +40,8 @@ import picocli.CommandLine.Spec;
  * {@code scripts/bench_ddim.sh}).
  */
 @Command(name = "unet", mixinStandardHelpOptions = true,
-        description = {"Time one DDIM UNet forward pass (median of N after warm-up) and, with --sample-steps, the",
-            "resident memory of a DDIM (eta 0) sampling run at step 10 and at the last step (Linux /proc).",
+        description = {"Time one DDIM UNet forward pass (median of N after warm-up) and, with --sample-steps,",
+            "the resident memory of a DDIM (eta 0) sampling run at steps 1, 10, n/4, n/2, 3n/4 and n (Linux /proc).",
             "Prints one machine-readable line per measurement.",
             "Example: qncd bench unet --config configs/cifar10.yml --ckpt unet.ckpt --inputs inputs.npz --threads 2"})
 final class BenchUnetCommand implements Callable<Integer> {
@@ -72,8 +76,12 @@ final class BenchUnetCommand implements Callable<Integer> {
             description = "Also run DDIM sampling with this many steps and report resident memory (0: skip).")
     int sampleSteps;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu (default ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin DeviceOption device;
+
+    @Option(names = "--serve", description = "Print 'ready', then time one forward pass per line 'go' on standard"
+            + " input, printing 'ms=<milliseconds>' (until 'quit'): a driver script alternates qncd and another"
+            + " implementation pass by pass (scripts/bench_ddim.sh).")
+    boolean serve;
 
     @Override
     public Integer call() throws IOException {
@@ -85,7 +93,7 @@ final class BenchUnetCommand implements Callable<Integer> {
         if (threads > 0 && "PyTorch".equals(engine.getEngineName())) {
             ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         }
-        Device dev = parseDevice(device, engine);
+        Device dev = device.device();
         DdimConfig cfg = DdimConfig.load(config);
         try (NDManager m = NDManager.newBaseManager(dev)) {
             NDArray x;
@@ -107,6 +115,10 @@ final class BenchUnetCommand implements Callable<Integer> {
             }
             try (DdimUNet unet = DdimUNet.load(cfg, Checkpoints.read(ckpt, m), LayerFactory.fullPrecision(), m,
                     ckpt.toString())) {
+                if (serve) {
+                    serve(out, unet, m, x, t, engine);
+                    return ExitCodes.OK;
+                }
                 double[] ms = new double[repeat];
                 double maxErr = Double.NaN;
                 for (int i = 0; i < warmup + repeat; i++) {
@@ -128,7 +140,7 @@ final class BenchUnetCommand implements Callable<Integer> {
                 Arrays.sort(sorted);
                 out.printf("qncd median_ms=%.1f min_ms=%.1f runs=%d threads=%s batch=%d max_abs_err_vs_inputs=%s%n",
                         sorted[sorted.length / 2], sorted[0], repeat,
-                        "PyTorch".equals(engine.getEngineName()) ? ai.djl.pytorch.jni.JniUtils.getNumThreads() : "?",
+                        threadCount(engine),
                         x.getShape().get(0), Double.isNaN(maxErr) ? "n/a" : String.format("%.2e", maxErr));
                 out.flush();
                 if (sampleSteps > 0) {
@@ -139,6 +151,28 @@ final class BenchUnetCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
+    private static void serve(PrintWriter out, DdimUNet unet, NDManager m, NDArray x, NDArray t, Engine engine)
+            throws IOException {
+        out.printf("ready qncd threads=%s%n", threadCount(engine));
+        out.flush();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        for (String line = in.readLine(); line != null && line.trim().equals("go"); line = in.readLine()) {
+            try (NDManager step = m.newSubManager()) {
+                long t0 = System.nanoTime();
+                NDArray eps = unet.forward(x, t);
+                eps.attach(step);
+                eps.getFloat(0, 0, 0, 0);
+                out.printf("ms=%.1f%n", (System.nanoTime() - t0) / 1e6);
+                out.flush();
+            }
+        }
+    }
+
+    private static String threadCount(Engine engine) {
+        return "PyTorch".equals(engine.getEngineName()) ? String.valueOf(ai.djl.pytorch.jni.JniUtils.getNumThreads())
+                : "?";
+    }
+
     private void sampleMemory(PrintWriter out, DdimConfig cfg, DdimUNet unet, NDManager m, Shape shape) {
         DdimConfig.Diffusion d = cfg.diffusion();
         NoiseSchedule schedule = NoiseSchedule.of(BetaSchedule.parse(d.betaSchedule()), d.betaStart(), d.betaEnd(),
@@ -146,19 +180,31 @@ final class BenchUnetCommand implements Callable<Integer> {
         int[] seq = Timesteps.sequence(Timesteps.Skip.UNIFORM, sampleSteps, d.numDiffusionTimesteps());
         DdimSampler sampler = new DdimSampler(schedule, seq, 0.0);
         long[] rss = new long[sampler.numSteps() + 1];
+        long[] heap = new long[sampler.numSteps() + 1];
         rss[0] = rssKiB();
+        heap[0] = Runtime.getRuntime().totalMemory() / 1024;
         long start = System.nanoTime();
         try (NDManager run = m.newSubManager()) {
             NDArray xT = run.randomNormal(shape);
-            new SamplingLoop(unet, sampler, StepHook.NONE).run(xT, (done, total) -> rss[done] = rssKiB());
+            new SamplingLoop(unet, sampler, StepHook.NONE).run(xT, (done, total) -> {
+                rss[done] = rssKiB();
+                heap[done] = Runtime.getRuntime().totalMemory() / 1024;
+            });
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         int n = sampler.numSteps();
-        int at10 = Math.min(10, n);
         long max = Arrays.stream(rss, 1, n + 1).max().orElse(0);
-        out.printf("qncd sampling steps=%d batch=%d seconds=%.1f rss_mib_before=%.1f rss_mib_step%d=%.1f "
-                        + "rss_mib_step%d=%.1f rss_mib_max=%.1f%n", n, shape.get(0), seconds, rss[0] / 1024.0, at10,
-                rss[at10] / 1024.0, n, rss[n] / 1024.0, max / 1024.0);
+        StringBuilder steps = new StringBuilder();
+        for (int s : new java.util.TreeSet<>(List.of(1, 10, n / 4, n / 2, 3 * n / 4, n))) {
+            if (s >= 1 && s <= n) {
+                steps.append(String.format(" rss_mib_step%d=%.1f", s, rss[s] / 1024.0));
+            }
+        }
+        int at10 = Math.min(10, n);
+        // The resident set includes the Java heap the JVM has committed; the rest is native (PyTorch) memory.
+        out.printf("qncd sampling steps=%d batch=%d seconds=%.1f rss_mib_before=%.1f%s rss_mib_max=%.1f"
+                        + " heap_committed_mib_step%d=%.1f heap_committed_mib_step%d=%.1f%n", n, shape.get(0), seconds,
+                rss[0] / 1024.0, steps, max / 1024.0, at10, heap[at10] / 1024.0, n, heap[n] / 1024.0);
         out.flush();
     }
 
@@ -174,19 +220,5 @@ final class BenchUnetCommand implements Callable<Integer> {
             return 0;
         }
         return 0;
-    }
-
-    private static Device parseDevice(String name, Engine engine) {
-        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
-            case "cpu" -> Device.cpu();
-            case "gpu", "cuda" -> {
-                if (engine.getGpuCount() == 0) {
-                    throw new QncdException("--device gpu: no GPU is visible to PyTorch; this build is CPU-only"
-                            + " unless built with the cuda profile (docs/CUDA.md), or use --device cpu");
-                }
-                yield Device.gpu();
-            }
-            default -> throw new QncdException("--device must be cpu or gpu, got '" + name + "'");
-        };
     }
 }
