@@ -6,15 +6,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.ShortBuffer;
 
 /**
- * Turns raw little-endian element bytes into tensors that own their memory.
- *
- * <p>DJL 0.36's PyTorch engine aborts the JVM on tensors of type bfloat16 or int16 (checked: both
- * {@code create} and {@code toType} terminate the process), so those two are widened while loading:
- * bfloat16 to float32 (exact: a bfloat16 is the upper half of a float32) and int16 to int32 (exact).
- * Every other type keeps its stored type.
+ * Turns raw little-endian element bytes into tensors that own their memory (a copy), for readers that
+ * reuse one read buffer across tensors (safetensors). bfloat16 and int16, which DJL's PyTorch engine
+ * cannot hold, are widened as {@link DjlTypes} describes.
  */
 public final class TensorBuffers {
     private TensorBuffers() {}
@@ -26,11 +22,7 @@ public final class TensorBuffers {
      * @return the DJL type of the loaded tensor
      */
     public static DataType loadedType(ElementType type) {
-        return switch (type) {
-            case BF16 -> DataType.FLOAT32;
-            case I16 -> DataType.INT32;
-            default -> type.dataType();
-        };
+        return DjlTypes.dataType(type);
     }
 
     /**
@@ -45,37 +37,17 @@ public final class TensorBuffers {
      */
     public static NDArray fromLittleEndian(NDManager manager, ByteBuffer data, long[] shape, ElementType type) {
         Shape s = new Shape(shape);
-        long numel = s.size();
-        ByteBuffer src = data.slice().order(ByteOrder.LITTLE_ENDIAN);
-        if (numel == 0) {
+        if (s.size() == 0) {
             return manager.create(s, loadedType(type));
         }
-        if (type == ElementType.BF16 || type == ElementType.I16) {
-            ByteBuffer wide = ByteBuffer.allocateDirect(Math.toIntExact(numel * 4)).order(ByteOrder.nativeOrder());
-            ShortBuffer in = src.asShortBuffer();
-            if (type == ElementType.BF16) {
-                while (in.hasRemaining()) {
-                    wide.putInt((in.get() & 0xffff) << 16);
-                }
-            } else {
-                while (in.hasRemaining()) {
-                    wide.putInt(in.get());
-                }
-            }
-            wide.flip();
-            return wrapAndCopy(manager, wide, s, loadedType(type));
+        ByteBuffer src = data.slice().order(ByteOrder.LITTLE_ENDIAN);
+        if (!src.isDirect()) {
+            ByteBuffer direct = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+            src = direct.put(src).flip();
         }
-        ByteBuffer direct = src;
-        if (!src.isDirect() || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            direct = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
-            direct.put(src).flip();
-        }
-        return wrapAndCopy(manager, direct, s, type.dataType());
-    }
-
-    /** Wraps a direct native-order buffer in a tensor view, then clones it so the buffer can be reused. */
-    private static NDArray wrapAndCopy(NDManager manager, ByteBuffer direct, Shape shape, DataType type) {
-        try (NDArray view = manager.create(direct, shape, type)) {
+        ByteBuffer laid = DjlTypes.toArrayLayout(src, type, s.size());
+        // Wrap (PyTorch views the buffer), then clone so the caller may reuse its buffer at once.
+        try (NDArray view = manager.create(laid, s, loadedType(type))) {
             return view.duplicate();
         }
     }

@@ -3,477 +3,253 @@ package dev.qncd.core.io;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.qncd.core.FormatException;
-import dev.qncd.core.io.TorchUnpickler.StorageRef;
-import dev.qncd.core.io.TorchUnpickler.StorageType;
-import dev.qncd.core.io.TorchUnpickler.TensorRef;
-import java.io.BufferedInputStream;
+import dev.qncd.core.QncdException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.math.BigInteger;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Enumeration;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipException;
-import java.util.zip.ZipFile;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads files written by {@code torch.save}, without Python and without running code.
+ * Reads files written by {@code torch.save}, in the zip format (PyTorch 1.6+) and the legacy pickle
+ * format, without running any Python code: only tensors, OrderedDicts, tuples, lists, dicts, numbers
+ * and strings are accepted (see {@link TorchGlobal}); anything else throws
+ * {@link UnsafeCheckpointException}.
  *
- * <ul>
- *   <li>Zip format (PyTorch 1.6 and later): {@code <archive>/data.pkl} holds the object, each storage is
- *       the entry {@code <archive>/data/<key>}; persistent ids are
- *       {@code ('storage', type, key, location, numel)}.</li>
- *   <li>Legacy format: sequential pickles (magic number 0x1950a86a20f9469cfc6c, protocol version,
- *       system info, the object with persistent ids {@code ('storage', type, key, location, numel,
- *       view_metadata)}, the list of storage keys), then per key an int64 element count and the raw
- *       bytes.</li>
- * </ul>
- *
- * <p>Unpickling goes through {@link TorchUnpickler}, which accepts only the globals a tensor checkpoint
- * needs. Tensors are materialised after unpickling, storage by storage: each storage's bytes are read
- * once, every tensor over it (shared storages, views with offsets and strides) is created from them,
- * and the bytes are dropped before the next storage, so a checkpoint is never held twice in memory.
- * Stored types are kept except bfloat16 and int16, which are widened ({@link TensorBuffers}).
+ * <p>Tensors keep their stored element type (float16 stays FLOAT16, int64 INT64, ...) except bfloat16
+ * and int16, which come back as FLOAT32 and INT32 (exact widening) because DJL 0.36's PyTorch engine
+ * cannot create BFLOAT16 or INT16 arrays (see {@link DjlTypes}); they come back C-contiguous whatever their strides were (views, transposes, slices, expands). Each storage is
+ * read once, one at a time; a tensor that covers its whole storage takes over the read buffer without
+ * a copy, so a checkpoint is never held twice in memory.
  */
 public final class TorchCheckpointReader {
+
     private static final Logger LOG = LoggerFactory.getLogger(TorchCheckpointReader.class);
-    private static final BigInteger LEGACY_MAGIC = new BigInteger("1950a86a20f9469cfc6c", 16);
-    private static final List<String> STATE_DICT_KEYS =
+
+    /** Keys under which training scripts nest the state dict, in the order they are tried. */
+    public static final List<String> NESTED_STATE_DICT_KEYS =
             List.of("state_dict", "model", "model_state_dict", "ema", "module", "net");
+
+    private static final String DATA_PARALLEL_PREFIX = "module.";
 
     private TorchCheckpointReader() {}
 
     /**
-     * Reads the whole saved object.
+     * Reads the whole object a checkpoint holds.
      *
-     * @param file a torch.save file (zip or legacy)
-     * @param manager owner of the tensors
-     * @return the object tree: {@code Map} (dicts, in order), {@code List} (lists and tuples), String,
-     *     Number, Boolean, null, and {@link NDArray} for tensors
-     * @throws IOException when the file cannot be read
-     * @throws FormatException when it is corrupt, truncated or unsafe
+     * @param file a {@code torch.save} file
+     * @param manager owns the arrays
+     * @return Map ({@link LinkedHashMap}, insertion order, for dicts and OrderedDicts), List (lists and
+     *     tuples), Set, String, Number (Integer, Long, BigInteger, Double), Boolean, byte[], null, and
+     *     tensors as {@link NDArray}s attached to {@code manager}; a tensor stored twice is the same
+     *     array object twice
+     * @throws UnsafeCheckpointException when the file references Python code
+     * @throws FormatException when the file is not a readable checkpoint (corrupt, truncated, unsupported)
+     * @throws QncdException when the file cannot be read at all
      */
-    public static Object readObject(Path file, NDManager manager) throws IOException {
-        CheckpointFormat format = CheckpointFormat.detect(file);
-        if (format == CheckpointFormat.TORCH_ZIP) {
-            return readZip(file, manager);
+    public static Object readObject(Path file, NDManager manager) {
+        try (TorchCheckpointSource src = open(file)) {
+            Object tree = CheckpointTree.normalize(src.root(), src);
+            Map<String, TensorRef> all = CheckpointTree.flatten(tree, "");
+            materialize(src, all.values(), manager);
+            return CheckpointTree.toArrays(tree);
+        } catch (IOException e) {
+            throw ioError(file, e);
+        } catch (QncdException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw corrupt(file, e);
         }
-        if (format == CheckpointFormat.TORCH_LEGACY) {
-            return readLegacy(file, manager);
-        }
-        throw new FormatException(file + " is " + format + ", not a torch.save checkpoint");
     }
 
     /**
-     * Reads the state dict of a checkpoint as named tensors.
+     * Reads the state dict of a checkpoint: a flat map from parameter name to tensor.
      *
-     * @param file a torch.save file (zip or legacy)
-     * @param manager owner of the tensors
-     * @param key dotted path of the state dict inside the saved object (e.g. {@code state_dict} or
-     *     {@code 4} for the fifth element of a list); null to find it: a top-level dict of tensors,
-     *     else the first of {@code state_dict, model, model_state_dict, ema, module, net} holding a
-     *     dict, else every tensor of the file under its dotted path. A {@code module.} prefix on every
-     *     key (DataParallel) is removed.
-     * @return tensors by name, in file order
-     * @throws IOException when the file cannot be read
-     * @throws FormatException when it is corrupt, truncated, unsafe, or the key is missing
+     * <p>With {@code key == null} the state dict is detected: a top-level dict whose values are all
+     * tensors; else the first dict among {@link #NESTED_STATE_DICT_KEYS} that holds tensors; else every
+     * tensor in the file under its dotted path (list indices as numbers: DDIM's {@code ckpt.pth}, a list
+     * {@code [model, optimizer, epoch, step, ema]}, gives {@code 0.conv_in.weight} ... {@code
+     * 4.conv_in.weight}). A leading {@code module.} (DataParallel) is removed when every key has it.
+     * Only the storages of the selected tensors are read.
+     *
+     * @param file a {@code torch.save} file
+     * @param manager owns the arrays
+     * @param key null to detect, or a dotted path into the checkpoint (e.g. {@code state_dict}, {@code
+     *     4}, {@code model.ema})
+     * @return name to tensor in file order; tensors are C-contiguous, in their stored element type
+     *     (bfloat16 widened to float32, int16 to int32)
+     * @throws UnsafeCheckpointException when the file references Python code
+     * @throws FormatException when the key does not exist (the message lists the top-level keys), there
+     *     are no tensors, or the file is not a readable checkpoint
+     * @throws QncdException when the file cannot be read at all
      */
-    public static LinkedHashMap<String, NDArray> readStateDict(Path file, NDManager manager, String key)
-            throws IOException {
-        Object root = readObject(file, manager);
-        Object node = root;
-        if (key != null && !key.isEmpty()) {
-            for (String part : key.split("\\.")) {
-                node = child(node, part);
-                if (node == null) {
-                    throw new FormatException(file + " has no entry '" + key + "' (at '" + part + "'); its top-level "
-                            + "keys are " + topKeys(root) + ": pass one of them as the key");
+    public static LinkedHashMap<String, NDArray> readStateDict(Path file, NDManager manager, String key) {
+        long start = System.nanoTime();
+        try (TorchCheckpointSource src = open(file)) {
+            Object tree = CheckpointTree.normalize(src.root(), src);
+            LinkedHashMap<String, TensorRef> flat;
+            if (key != null) {
+                Object sub = CheckpointTree.select(tree, key, file.toString());
+                flat = sub instanceof TensorRef t ? new LinkedHashMap<>(Map.of(key, t)) : CheckpointTree.flatten(sub, "");
+                if (flat.isEmpty()) {
+                    throw new FormatException(file + ": no tensors under '" + key + "'; the top-level keys are "
+                            + CheckpointTree.topLevelKeys(tree) + ": pass the key of the state dict");
+                }
+            } else {
+                flat = detect(tree, file);
+            }
+            flat = stripDataParallelPrefix(flat, file);
+            materialize(src, flat.values(), manager);
+            LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+            for (Map.Entry<String, TensorRef> e : flat.entrySet()) {
+                out.put(e.getKey(), e.getValue().array);
+            }
+            LOG.info("read {} tensors from {} in {} ms", out.size(), file, (System.nanoTime() - start) / 1_000_000);
+            return out;
+        } catch (IOException e) {
+            throw ioError(file, e);
+        } catch (QncdException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw corrupt(file, e);
+        }
+    }
+
+    private static LinkedHashMap<String, TensorRef> detect(Object tree, Path file) {
+        if (tree instanceof Map<?, ?> m && !m.isEmpty()) {
+            boolean allTensors = true;
+            for (Object v : m.values()) {
+                allTensors &= v instanceof TensorRef;
+            }
+            if (allTensors) {
+                return CheckpointTree.flatten(tree, "");
+            }
+            for (String k : NESTED_STATE_DICT_KEYS) {
+                Object v = m.get(k);
+                if (v instanceof Map && CheckpointTree.containsTensor(v)) {
+                    LOG.info("{}: using the state dict nested under '{}'", file, k);
+                    return CheckpointTree.flatten(v, "");
                 }
             }
-        } else if (!isTensorDict(root) && root instanceof Map<?, ?> m) {
-            for (String k : STATE_DICT_KEYS) {
-                if (m.get(k) instanceof Map<?, ?> sub && !sub.isEmpty()) {
-                    LOG.debug("{}: using the state dict under '{}'", file, k);
-                    node = sub;
-                    break;
-                }
+        }
+        LinkedHashMap<String, TensorRef> all = CheckpointTree.flatten(tree, "");
+        if (all.isEmpty()) {
+            throw new FormatException(file + ": the checkpoint holds no tensors (top-level keys "
+                    + CheckpointTree.topLevelKeys(tree) + "); pass a checkpoint with model weights");
+        }
+        LOG.info("{}: no state dict found at the top or under {}; using all {} tensors by dotted path",
+                file, NESTED_STATE_DICT_KEYS, all.size());
+        return all;
+    }
+
+    private static LinkedHashMap<String, TensorRef> stripDataParallelPrefix(LinkedHashMap<String, TensorRef> flat,
+            Path file) {
+        for (String k : flat.keySet()) {
+            if (!k.startsWith(DATA_PARALLEL_PREFIX)) {
+                return flat;
             }
         }
-        LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
-        flatten("", node, out);
-        if (out.isEmpty()) {
-            throw new FormatException(file + " holds no tensors" + (key == null ? "" : " under '" + key + "'")
-                    + "; its top-level keys are " + topKeys(root));
+        LinkedHashMap<String, TensorRef> out = new LinkedHashMap<>();
+        for (Map.Entry<String, TensorRef> e : flat.entrySet()) {
+            out.put(e.getKey().substring(DATA_PARALLEL_PREFIX.length()), e.getValue());
         }
-        if (out.keySet().stream().allMatch(k -> k.startsWith("module."))) {
-            LOG.info("{}: removing the 'module.' prefix (a DataParallel checkpoint)", file);
-            LinkedHashMap<String, NDArray> stripped = new LinkedHashMap<>();
-            out.forEach((k, v) -> stripped.put(k.substring("module.".length()), v));
-            out = stripped;
-        }
+        LOG.info("{}: removed the DataParallel prefix '{}' from all {} keys", file, DATA_PARALLEL_PREFIX, out.size());
         return out;
     }
 
-    // --- tree helpers ------------------------------------------------------------------------------
-
-    private static boolean isTensorDict(Object o) {
-        return o instanceof Map<?, ?> m && !m.isEmpty() && m.values().stream().allMatch(v -> v instanceof NDArray);
-    }
-
-    private static Object child(Object node, String part) {
-        if (node instanceof Map<?, ?> m) {
-            return m.get(part);
+    /** Opens the file in the format its first bytes announce. */
+    private static TorchCheckpointSource open(Path file) throws IOException {
+        byte[] head;
+        try (InputStream in = Files.newInputStream(file)) {
+            head = in.readNBytes(512);
         }
-        if (node instanceof List<?> l && part.matches("\\d+")) {
-            int i = Integer.parseInt(part);
-            return i < l.size() ? l.get(i) : null;
+        if (head.length == 0) {
+            throw new FormatException(file + ": the file is empty; pass a checkpoint written by torch.save");
         }
-        return null;
-    }
-
-    private static String topKeys(Object root) {
-        if (root instanceof Map<?, ?> m) {
-            List<String> keys = new ArrayList<>();
-            m.keySet().forEach(k -> keys.add(String.valueOf(k)));
-            return keys.size() > 20 ? keys.subList(0, 20) + " (" + keys.size() + " in all)" : keys.toString();
+        if (head.length >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 || head[2] == 5)) {
+            return TorchZipCheckpoint.open(file);
         }
-        if (root instanceof List<?> l) {
-            return "the indices 0.." + (l.size() - 1) + " of a list";
+        if ((head[0] & 0xff) == 0x80) {
+            return TorchLegacyCheckpoint.open(file);
         }
-        return "none (the file holds a " + (root == null ? "None" : root.getClass().getSimpleName()) + ")";
-    }
-
-    private static void flatten(String prefix, Object node, Map<String, NDArray> out) {
-        if (node instanceof NDArray a) {
-            out.put(prefix, a);
-        } else if (node instanceof Map<?, ?> m) {
-            m.forEach((k, v) -> flatten(prefix.isEmpty() ? String.valueOf(k) : prefix + "." + k, v, out));
-        } else if (node instanceof List<?> l) {
-            for (int i = 0; i < l.size(); i++) {
-                flatten(prefix.isEmpty() ? String.valueOf(i) : prefix + "." + i, l.get(i), out);
-            }
+        if (head.length >= 262 && new String(head, 257, 5, java.nio.charset.StandardCharsets.US_ASCII).equals("ustar")) {
+            throw new FormatException(file + ": a tar-based checkpoint of PyTorch < 0.4, which qncd does not read; "
+                    + "load it with an old PyTorch and re-save it with torch.save(model.state_dict(), path)");
         }
-    }
-
-    // --- zip format --------------------------------------------------------------------------------
-
-    private static Object readZip(Path file, NDManager manager) throws IOException {
-        try (ZipFile zip = new ZipFile(file.toFile())) {
-            ZipEntry pkl = null;
-            for (Enumeration<? extends ZipEntry> en = zip.entries(); en.hasMoreElements(); ) {
-                ZipEntry e = en.nextElement();
-                if (e.getName().endsWith("/data.pkl") || e.getName().equals("data.pkl")) {
-                    pkl = e;
-                    break;
-                }
-            }
-            if (pkl == null) {
-                throw new FormatException(file + " is a zip archive without data.pkl: not a torch.save checkpoint");
-            }
-            String prefix = pkl.getName().substring(0, pkl.getName().length() - "data.pkl".length());
-            checkByteOrder(file, zip, prefix);
-            Map<String, StorageRef> refs = new LinkedHashMap<>();
-            TorchUnpickler up = new TorchUnpickler(file.toString(), t -> storageRef(file, t, refs));
-            Object tree;
-            try (InputStream in = new BufferedInputStream(zip.getInputStream(pkl))) {
-                tree = up.loadObject(in);
-            }
-            Scratch scratch = new Scratch();
-            return materialise(file, tree, manager, null, storage -> {
-                ZipEntry e = zip.getEntry(prefix + "data/" + storage.key());
-                if (e == null) {
-                    throw new FormatException(file + " is missing the storage entry '" + prefix + "data/"
-                            + storage.key() + "' (truncated or corrupt archive)");
-                }
-                try (InputStream in = zip.getInputStream(e)) {
-                    return readAll(file, in, storage.numel() * storage.type().bytes(), "storage " + storage.key(),
-                            scratch.get(storage.numel() * storage.type().bytes(), file));
-                }
-            });
-        } catch (ZipException e) {
-            throw new FormatException(file + " is a corrupt or truncated zip archive (" + e.getMessage()
-                    + "): re-save or re-download the checkpoint", e);
-        }
-    }
-
-    private static void checkByteOrder(Path file, ZipFile zip, String prefix) throws IOException {
-        ZipEntry bo = zip.getEntry(prefix + "byteorder");
-        if (bo != null) {
-            try (InputStream in = zip.getInputStream(bo)) {
-                String order = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim();
-                if (!order.equals("little")) {
-                    throw new FormatException(file + " was saved on a " + order + "-endian machine; qncd reads "
-                            + "little-endian checkpoints only: re-save it on a little-endian machine");
-                }
-            }
-        }
-    }
-
-    /** ('storage', storage_type, key, location, numel[, view_metadata]) -> a storage reference. */
-    private static StorageRef storageRef(Path file, Object[] t, Map<String, StorageRef> refs) {
-        if (!(t[1] instanceof StorageType type)) {
-            throw new FormatException(file + ": unsupported storage type " + TorchUnpickler.describe(t[1])
-                    + " (torch.UntypedStorage and others are not supported): re-save the checkpoint with typed tensors");
-        }
-        String key = String.valueOf(t[2]);
-        long numel = ((Number) t[4]).longValue();
-        if (t.length > 5 && t[5] != null) {
-            throw new FormatException(file + ": storage views (pre-0.4 PyTorch) are not supported: re-save the"
-                    + " checkpoint with a newer PyTorch");
-        }
-        return refs.computeIfAbsent(key, k -> new StorageRef(k, type.type(), numel));
-    }
-
-    // --- legacy format -----------------------------------------------------------------------------
-
-    private static Object readLegacy(Path file, NDManager manager) throws IOException {
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-            Map<String, StorageRef> refs = new LinkedHashMap<>();
-            Object magic = new TorchUnpickler(file.toString(), t -> storageRef(file, t, refs)).loadObject(in);
-            if (!(magic instanceof Number n) || !new BigInteger(n.toString()).equals(LEGACY_MAGIC)) {
-                throw new FormatException(file + " is a pickle but not a torch.save checkpoint (wrong magic number)");
-            }
-            Object protocol = new TorchUnpickler(file.toString(), t -> storageRef(file, t, refs)).loadObject(in);
-            if (!(protocol instanceof Number p) || p.intValue() != 1001) {
-                throw new FormatException(file + ": unsupported legacy torch.save protocol " + protocol);
-            }
-            Object sysInfo = new TorchUnpickler(file.toString(), t -> storageRef(file, t, refs)).loadObject(in);
-            if (sysInfo instanceof Map<?, ?> info && Boolean.FALSE.equals(info.get("little_endian"))) {
-                throw new FormatException(file + " was saved on a big-endian machine: re-save it on a little-endian one");
-            }
-            Object tree = new TorchUnpickler(file.toString(), t -> storageRef(file, t, refs)).loadObject(in);
-            Object keys = new TorchUnpickler(file.toString(), t -> storageRef(file, t, refs)).loadObject(in);
-            if (!(keys instanceof List<?> keyList)) {
-                throw new FormatException(file + ": corrupt legacy checkpoint (no storage key list)");
-            }
-            // Storages follow in the order of the key list (torch sorts the keys, so this is not the
-            // order in which tensors appear): int64 element count, then the bytes. Read them in file
-            // order, skipping any no tensor uses.
-            List<String> order = new ArrayList<>();
-            keyList.forEach(k -> order.add(String.valueOf(k)));
-            final int[] next = {0};
-            Scratch scratch = new Scratch();
-            return materialise(file, tree, manager, order, storage -> {
-                int want = order.indexOf(storage.key());
-                if (want < next[0]) {
-                    throw new FormatException(file + ": storage '" + storage.key() + "' is not in the storage list");
-                }
-                while (true) {
-                    String k = order.get(next[0]);
-                    byte[] count = in.readNBytes(8);
-                    if (count.length < 8) {
-                        throw new FormatException(file + " is truncated: storage '" + k + "' is missing");
-                    }
-                    long numel = ByteBuffer.wrap(count).order(ByteOrder.LITTLE_ENDIAN).getLong();
-                    StorageRef ref = refs.get(k);
-                    long bytes = numel * (ref == null ? 1 : ref.type().bytes());
-                    next[0]++;
-                    if (next[0] - 1 == want) {
-                        return readAll(file, in, bytes, "storage " + k, scratch.get(bytes, file));
-                    }
-                    try {
-                        in.skipNBytes(bytes); // a storage no tensor of the tree uses
-                    } catch (java.io.EOFException e) {
-                        throw new FormatException(file + " is truncated in storage '" + k + "'", e);
-                    }
-                }
-            });
-        }
-    }
-
-    // --- materialisation ---------------------------------------------------------------------------
-
-    /** Reads one storage's bytes. */
-    @FunctionalInterface
-    private interface StorageSource {
-        ByteBuffer read(StorageRef storage) throws IOException;
+        throw new FormatException(file + ": not a PyTorch checkpoint (neither a zip archive nor a pickle); "
+                + "pass a file written by torch.save");
     }
 
     /**
-     * Replaces every {@link TensorRef} in the tree by an NDArray, reading each storage once: in the
-     * given key order when there is one (sequential formats), else in first-use order.
+     * Reads the storages of the given tensors and sets their arrays. Arrays are made in a sub-manager
+     * and moved to {@code manager} only when everything was read, so a failure leaks nothing.
      */
-    private static Object materialise(Path file, Object tree, NDManager manager, List<String> order,
-            StorageSource source) throws IOException {
-        List<TensorRef> refs = new ArrayList<>();
-        collect(tree, refs);
-        Map<String, List<TensorRef>> byStorage = new LinkedHashMap<>();
-        for (TensorRef r : refs) {
-            byStorage.computeIfAbsent(r.storage().key(), s -> new ArrayList<>()).add(r);
-        }
-        List<String> keys = new ArrayList<>(byStorage.keySet());
-        if (order != null) {
-            keys.sort(java.util.Comparator.comparingInt(order::indexOf));
-        }
-        Map<TensorRef, NDArray> made = new IdentityHashMap<>();
-        try {
-            for (String key : keys) {
-                List<TensorRef> users = byStorage.get(key);
-                ByteBuffer bytes = source.read(users.get(0).storage());
-                for (TensorRef r : users) {
-                    made.put(r, tensor(file, manager, bytes, r));
-                }
-            }
-        } catch (RuntimeException | IOException ex) {
-            made.values().forEach(NDArray::close);
-            throw ex;
-        }
-        return replace(tree, made);
-    }
-
-    private static void collect(Object node, List<TensorRef> out) {
-        if (node instanceof TensorRef t) {
-            out.add(t);
-        } else if (node instanceof Map<?, ?> m) {
-            m.values().forEach(v -> collect(v, out));
-        } else if (node instanceof List<?> l) {
-            l.forEach(v -> collect(v, out));
-        } else if (node instanceof Object[] a) {
-            for (Object v : a) {
-                collect(v, out);
-            }
-        }
-    }
-
-    private static Object replace(Object node, Map<TensorRef, NDArray> made) {
-        if (node instanceof TensorRef t) {
-            return made.get(t);
-        }
-        if (node instanceof Map<?, ?> m) {
-            LinkedHashMap<Object, Object> out = new LinkedHashMap<>();
-            m.forEach((k, v) -> out.put(k, replace(v, made)));
-            return out;
-        }
-        if (node instanceof List<?> l) {
-            List<Object> out = new ArrayList<>(l.size());
-            l.forEach(v -> out.add(replace(v, made)));
-            return out;
-        }
-        if (node instanceof Object[] a) {
-            List<Object> out = new ArrayList<>(a.length);
-            for (Object v : a) {
-                out.add(replace(v, made));
-            }
-            return out;
-        }
-        return node;
-    }
-
-    /** Creates one tensor from its storage bytes: a slice when contiguous, a strided gather otherwise. */
-    private static NDArray tensor(Path file, NDManager manager, ByteBuffer storage, TensorRef r) {
-        ElementType type = r.storage().type();
-        int es = type.bytes();
-        long[] shape = r.shape();
-        long numel = 1;
-        long maxOffset = r.offset();
-        for (int i = 0; i < shape.length; i++) {
-            numel *= shape[i];
-            if (shape[i] > 0) {
-                maxOffset += (shape[i] - 1) * r.stride()[i];
-            }
-        }
-        long storageNumel = storage.limit() / es;
-        if (numel > 0 && (r.offset() < 0 || maxOffset >= storageNumel)) {
-            throw new FormatException(file + " is corrupt or truncated: storage " + r.storage().key() + " has "
-                    + storage.limit() + " bytes, a tensor of shape " + java.util.Arrays.toString(shape) + " needs "
-                    + (maxOffset + 1) * es + " (offset " + r.offset() + ", stride "
-                    + java.util.Arrays.toString(r.stride()) + ")");
-        }
-        if (numel == 0) {
-            return TensorBuffers.fromLittleEndian(manager, ByteBuffer.allocate(0), shape, type);
-        }
-        if (isContiguous(shape, r.stride())) {
-            ByteBuffer slice = storage.duplicate();
-            slice.position(Math.toIntExact(r.offset() * es)).limit(Math.toIntExact((r.offset() + numel) * es));
-            return TensorBuffers.fromLittleEndian(manager, slice, shape, type);
-        }
-        // Strided view: gather element by element in C order (rare: transposed or sliced saves).
-        ByteBuffer dst = ByteBuffer.allocateDirect(Math.toIntExact(numel * es)).order(ByteOrder.LITTLE_ENDIAN);
-        long[] idx = new long[shape.length];
-        byte[] elem = new byte[es];
-        for (long n = 0; n < numel; n++) {
-            long off = r.offset();
-            for (int d = 0; d < shape.length; d++) {
-                off += idx[d] * r.stride()[d];
-            }
-            storage.get(Math.toIntExact(off * es), elem);
-            dst.put(elem);
-            for (int d = shape.length - 1; d >= 0; d--) {
-                if (++idx[d] < shape[d]) {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
-        dst.flip();
-        return TensorBuffers.fromLittleEndian(manager, dst, shape, type);
-    }
-
-    private static boolean isContiguous(long[] shape, long[] stride) {
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && stride[i] != expected) {
-                return false;
-            }
-            expected *= shape[i];
-        }
-        return true;
-    }
-
-    /**
-     * One direct buffer reused for every storage: a storage's bytes live only until its tensors are
-     * created (each tensor copies them), so the reader needs one buffer of the largest storage rather
-     * than a second copy of the checkpoint waiting for the garbage collector.
-     */
-    private static final class Scratch {
-        private ByteBuffer buffer;
-
-        ByteBuffer get(long bytes, Path file) {
-            if (buffer == null || buffer.capacity() < bytes) {
-                buffer = allocate(bytes, file);
-            }
-            buffer.clear();
-            return buffer;
-        }
-
-        static ByteBuffer allocate(long bytes, Path file) {
-            if (bytes > Integer.MAX_VALUE - 16) {
-                throw new FormatException(file + ": a storage of " + bytes + " bytes is over the 2 GB qncd can read"
-                        + " as one piece: save the checkpoint as safetensors or split the tensor");
-            }
-            return ByteBuffer.allocateDirect((int) Math.max(bytes, 1)).order(ByteOrder.LITTLE_ENDIAN);
-        }
-    }
-
-    /** Reads exactly {@code bytes} bytes into {@code buf} (cleared, capacity at least bytes); returns it flipped. */
-    private static ByteBuffer readAll(Path file, InputStream in, long bytes, String what, ByteBuffer buf)
+    private static void materialize(TorchCheckpointSource src, Collection<TensorRef> refs, NDManager manager)
             throws IOException {
-        buf.clear().limit((int) bytes);
-        byte[] chunk = new byte[1 << 16];
-        while (buf.hasRemaining()) {
-            int n;
-            try {
-                n = in.read(chunk, 0, Math.min(chunk.length, buf.remaining()));
-            } catch (ZipException | java.io.EOFException e) {
-                throw new FormatException(file + " is truncated or corrupt in " + what + " (" + e.getMessage() + ")", e);
-            }
-            if (n < 0) {
-                throw new FormatException(file + " is truncated: " + what + " needs " + bytes + " bytes, only "
-                        + buf.position() + " are there");
-            }
-            buf.put(chunk, 0, n);
+        Set<TensorRef> wanted = Collections.newSetFromMap(new IdentityHashMap<>());
+        wanted.addAll(refs);
+        Set<StorageRef> needed = new LinkedHashSet<>();
+        for (TensorRef t : wanted) {
+            needed.add(t.storage);
         }
-        buf.flip();
-        return buf;
+        String fix = TorchCheckpointSource.fixCorrupt();
+        try (NDManager tmp = manager.newSubManager()) {
+            src.readStorages(needed, (s, data) -> {
+                boolean truncated = data.limit() < s.declaredBytes();
+                String where = src.file + (truncated ? ": truncated: storage " : ": corrupt: storage ") + s.key;
+                boolean wrapped = false;
+                for (TensorRef t : s.tensors) {
+                    if (!wanted.contains(t) || t.array != null) {
+                        continue;
+                    }
+                    boolean wrap = !wrapped && TensorFactory.wouldWrap(data, s.type, t.offset, t.shape, t.stride);
+                    t.array = TensorFactory.create(tmp, data, s.type, t.offset, t.shape, t.stride, wrap, where,
+                            "tensor '" + t.name + "'", fix);
+                    wrapped |= wrap;
+                }
+                if (truncated) {
+                    throw new FormatException(where + " has " + data.limit() + " of the " + s.declaredBytes()
+                            + " bytes the checkpoint declares; " + fix);
+                }
+            });
+            Set<NDArray> moved = Collections.newSetFromMap(new IdentityHashMap<>());
+            for (TensorRef t : wanted) {
+                if (t.array == null) {
+                    throw new FormatException(src.file + ": the data of storage " + t.storage.key + " (tensor '"
+                            + t.name + "') is missing; " + fix);
+                }
+                if (moved.add(t.array)) {
+                    t.array.attach(manager);
+                }
+            }
+        }
+    }
+
+    /** Arithmetic overflow, impossible sizes and the like from inconsistent numbers in a damaged file. */
+    private static FormatException corrupt(Path file, RuntimeException e) {
+        return new FormatException(file + ": corrupt checkpoint (" + e + "); re-download it or re-save it with "
+                + "torch.save", e);
+    }
+
+    private static QncdException ioError(Path file, IOException e) {
+        if (e instanceof NoSuchFileException) {
+            return new QncdException(file + ": no such file; check the checkpoint path", e);
+        }
+        if (e instanceof AccessDeniedException) {
+            return new QncdException(file + ": permission denied; make the file readable", e);
+        }
+        return new FormatException(file + ": cannot read the checkpoint (" + e + "); it may be truncated or "
+                + "damaged: re-download it or re-save it with torch.save", e);
     }
 }

@@ -1,244 +1,366 @@
 package dev.qncd.core.io;
 
 import dev.qncd.core.FormatException;
+import dev.qncd.core.QncdException;
 import java.io.IOException;
-import java.io.InputStream;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.function.Function;
-import net.razorvine.pickle.IObjectConstructor;
 import net.razorvine.pickle.Opcodes;
-import net.razorvine.pickle.PickleException;
 import net.razorvine.pickle.PickleUtils;
 import net.razorvine.pickle.Unpickler;
 
 /**
- * A whitelisting unpickler for {@code torch.save} pickles that never runs code.
+ * A pickle reader that never runs code: it builds only dicts, lists, tuples, numbers, strings and
+ * {@link TensorRef}s.
  *
- * <p>Every opcode that resolves a Python global ({@code GLOBAL}, {@code STACK_GLOBAL}) is intercepted
- * in {@link #dispatch}: only the globals a tensor checkpoint needs map to our own constructors; any
- * other global throws {@link UnsafeCheckpointException} before anything is built. Opcodes that build
- * objects without a global we checked ({@code INST}, {@code OBJ}, the {@code EXT*} extension registry)
- * are refused, and {@code BUILD} (which would call {@code __setstate__} by reflection) only applies to
- * our ordered dicts. razorvine's own table of default constructors (datetime, decimal, copy_reg...) is
- * therefore unreachable. {@code REDUCE}/{@code NEWOBJ} can only call what is on the stack, which can
- * only be one of our constructors.
+ * <p>razorvine's {@link Unpickler} resolves globals through a process-wide table of constructors
+ * (datetime, decimal, {@code copy_reg._reconstructor}, {@code builtins.bytearray}, ...) and falls back
+ * to a generic class-dict constructor for any other name; its global-related methods are package
+ * private. This subclass therefore takes over, in {@link #dispatch}, every opcode that resolves or
+ * calls a global or mutates an object: GLOBAL, STACK_GLOBAL, INST, OBJ, REDUCE, NEWOBJ, NEWOBJ_EX,
+ * BUILD and EXT1/2/4. Globals resolve only to {@link TorchGlobal} constants (anything else throws
+ * {@link UnsafeCheckpointException}); calls are implemented here in Java. The static constructor table
+ * is never consulted nor modified. It also builds dicts as {@link LinkedHashMap}s in pickle order
+ * (EMPTY_DICT, DICT, SETITEMS) and checks length fields against the bytes left before allocating.
  *
- * <p>Tensors come out lazily, as {@link TensorRef}s over {@link StorageRef}s: the storage bytes are read
- * after unpickling, one storage at a time, by {@link TorchCheckpointReader}.
+ * <p>Not thread-safe; one instance per pickle.
  */
 final class TorchUnpickler extends Unpickler {
-    /** A typed storage named by a persistent id; the bytes are read later. */
-    record StorageRef(String key, ElementType type, long numel) {}
-
-    /** A tensor over a storage: offset, shape and strides in elements. */
-    record TensorRef(StorageRef storage, long offset, long[] shape, long[] stride) {}
-
-    /** A torch dtype object (only used by {@code _rebuild_tensor_v3}). */
-    record DType(ElementType type) {}
-
-    /** A storage class object such as {@code torch.FloatStorage}. */
-    record StorageType(ElementType type) {}
-
-    /**
-     * A Python OrderedDict. Its BUILD state (the {@code _metadata} attribute torch attaches to state
-     * dicts) is irrelevant to the tensors and dropped.
-     */
-    static final class OrderedDict extends LinkedHashMap<Object, Object> {
-        private static final long serialVersionUID = 1L;
-    }
-
-    private static final Set<String> TENSOR_REBUILDERS = Set.of(
-            "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3",
-            "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state");
-
-    private static final Map<String, ElementType> DTYPES = Map.ofEntries(
-            Map.entry("float64", ElementType.F64), Map.entry("float32", ElementType.F32),
-            Map.entry("float16", ElementType.F16), Map.entry("bfloat16", ElementType.BF16),
-            Map.entry("int64", ElementType.I64), Map.entry("int32", ElementType.I32),
-            Map.entry("int16", ElementType.I16), Map.entry("int8", ElementType.I8),
-            Map.entry("uint8", ElementType.U8), Map.entry("bool", ElementType.BOOL));
 
     private final String file;
-    private final Function<Object[], StorageRef> storages;
+    private final CountingInputStream in;
+    private final Map<String, StorageRef> storages;
+    private final List<TensorRef> tensors;
 
     /**
      * @param file the checkpoint, for messages
-     * @param storages turns a persistent id tuple into a storage reference (format-specific)
+     * @param in the pickle bytes (the stream is read exactly up to the pickle's STOP opcode)
+     * @param storages receives the storages named by persistent ids, by key (shared between the
+     *     pickles of one file)
+     * @param tensors receives every tensor built, in order
      */
-    TorchUnpickler(String file, Function<Object[], StorageRef> storages) {
+    TorchUnpickler(String file, CountingInputStream in, Map<String, StorageRef> storages, List<TensorRef> tensors) {
         this.file = file;
+        this.in = in;
         this.storages = storages;
+        this.tensors = tensors;
     }
 
     /**
-     * Unpickles one object.
+     * Reads one pickle.
      *
-     * @param in the pickle stream (read up to its STOP opcode)
-     * @return the object tree: maps, lists, Object[] tuples, strings, numbers, {@link TensorRef}s
+     * @param what which pickle, for messages (e.g. {@code data.pkl})
+     * @return the unpickled object: Map, List, Object[] (tuples), String, Number, Boolean, byte[],
+     *     Set, null, TensorRef or StorageRef.View
+     * @throws FormatException when the pickle is corrupt, truncated or unsafe
      */
-    Object loadObject(InputStream in) throws IOException {
+    Object read(String what) {
         try {
             return load(in);
-        } catch (PickleException | ClassCastException | IndexOutOfBoundsException | IllegalStateException e) {
-            throw new FormatException(file + " is not a valid torch.save pickle (" + e.getMessage()
-                    + "): is it corrupt, or not a PyTorch checkpoint?", e);
-        } catch (IOException e) {
-            if (String.valueOf(e.getMessage()).contains("premature end")) {
-                throw new FormatException(file + " is truncated: the pickle ends early", e);
-            }
+        } catch (QncdException e) {
             throw e;
+        } catch (IOException | RuntimeException e) {
+            String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            String problem = in.remaining() == 0 ? "truncated (the file ends inside the pickle " + what + ")"
+                    : "corrupt pickle " + what + " near byte " + in.position() + ": " + detail;
+            throw new FormatException(file + ": " + problem
+                    + "; re-download or re-save the checkpoint with torch.save", e);
+        } catch (StackOverflowError e) {
+            throw new FormatException(file + ": the pickle " + what + " nests objects too deeply to read; "
+                    + "re-save the checkpoint as a plain state_dict", null);
         }
     }
 
     @Override
-    protected Object dispatch(short key) throws PickleException, IOException {
-        if (key == Opcodes.GLOBAL) {
-            String module = PickleUtils.readline(input);
-            String name = PickleUtils.readline(input);
-            stack.add(resolve(module, name));
-            return NO_RETURN_VALUE;
-        }
-        if (key == Opcodes.STACK_GLOBAL) {
-            Object name = stack.pop();
-            Object module = stack.pop();
-            stack.add(resolve(String.valueOf(module), String.valueOf(name)));
-            return NO_RETURN_VALUE;
-        }
-        if (key == Opcodes.INST || key == Opcodes.OBJ || key == Opcodes.EXT1 || key == Opcodes.EXT2
-                || key == Opcodes.EXT4) {
-            throw new UnsafeCheckpointException(file, "<pickle opcode " + (char) key + " (object construction "
-                    + "outside the whitelist)>");
-        }
-        // Python dicts keep insertion order (razorvine's use HashMap): build them ordered.
-        if (key == Opcodes.EMPTY_DICT) {
-            stack.add(new LinkedHashMap<Object, Object>());
-            return NO_RETURN_VALUE;
-        }
-        if (key == Opcodes.DICT) {
-            List<Object> items = stack.pop_all_since_marker();
-            Map<Object, Object> dict = new LinkedHashMap<>();
-            putPairs(dict, items);
-            stack.add(dict);
-            return NO_RETURN_VALUE;
-        }
-        if (key == Opcodes.SETITEMS) {
-            List<Object> items = stack.pop_all_since_marker();
-            putPairs(target(), items);
-            return NO_RETURN_VALUE;
-        }
-        if (key == Opcodes.SETITEM) {
-            Object value = stack.pop();
-            Object k = stack.pop();
-            target().put(k, value);
-            return NO_RETURN_VALUE;
-        }
-        if (key == Opcodes.BUILD) {
-            Object state = stack.pop();
-            Object target = stack.peek();
-            if (!(target instanceof OrderedDict)) {
-                throw new UnsafeCheckpointException(file, "<BUILD (__setstate__) on "
-                        + (target == null ? "None" : target.getClass().getSimpleName()) + ">");
+    protected Object dispatch(short key) throws IOException {
+        switch (key) {
+            case Opcodes.GLOBAL -> {
+                String module = readLine();
+                String name = readLine();
+                stack.add(resolve(module, name));
             }
-            return NO_RETURN_VALUE;
+            case Opcodes.STACK_GLOBAL -> {
+                Object name = stack.pop();
+                Object module = stack.pop();
+                if (!(module instanceof String) || !(name instanceof String)) {
+                    throw corrupt("STACK_GLOBAL with non-string operands");
+                }
+                stack.add(resolve((String) module, (String) name));
+            }
+            case Opcodes.INST -> {
+                String module = readLine();
+                String name = readLine();
+                TorchGlobal callable = resolve(module, name);
+                stack.add(call(callable, stack.pop_all_since_marker().toArray()));
+            }
+            case Opcodes.OBJ -> {
+                List<Object> items = stack.pop_all_since_marker();
+                if (items.isEmpty()) {
+                    throw corrupt("OBJ without a class");
+                }
+                stack.add(call(items.get(0), items.subList(1, items.size()).toArray()));
+            }
+            case Opcodes.REDUCE, Opcodes.NEWOBJ -> {
+                Object args = stack.pop();
+                Object callable = stack.pop();
+                stack.add(call(callable, tuple(args)));
+            }
+            case Opcodes.NEWOBJ_EX -> {
+                Object kwargs = stack.pop();
+                Object args = stack.pop();
+                Object callable = stack.pop();
+                if (!(kwargs instanceof Map<?, ?> m) || !m.isEmpty()) {
+                    throw corrupt("NEWOBJ_EX with keyword arguments");
+                }
+                stack.add(call(callable, tuple(args)));
+            }
+            case Opcodes.BUILD -> {
+                stack.pop(); // the state
+                Object target = stack.peek();
+                // OrderedDict state is {'_metadata': {module: {'version': n}}}; tensor state is Python
+                // attributes. Neither matters for the values; nothing else may be built.
+                if (!(target instanceof Map) && !(target instanceof TensorRef)) {
+                    throw corrupt("BUILD on " + describe(target));
+                }
+            }
+            case Opcodes.EXT1, Opcodes.EXT2, Opcodes.EXT4 ->
+                // extension codes name globals through Python's copyreg registry: refuse them
+                throw new UnsafeCheckpointException(file, "copyreg extension code " + key);
+            case Opcodes.EMPTY_DICT -> stack.add(new LinkedHashMap<>());
+            case Opcodes.DICT -> stack.add(putAll(new LinkedHashMap<>(), stack.pop_all_since_marker()));
+            case Opcodes.SETITEMS -> {
+                List<Object> items = stack.pop_all_since_marker();
+                if (!(stack.peek() instanceof Map<?, ?>)) {
+                    throw corrupt("SETITEMS on " + describe(stack.peek()));
+                }
+                @SuppressWarnings("unchecked")
+                Map<Object, Object> dict = (Map<Object, Object>) stack.peek();
+                putAll(dict, items);
+            }
+            case Opcodes.BINUNICODE -> stack.add(new String(bytes(lengthField(4)), StandardCharsets.UTF_8));
+            case Opcodes.BINUNICODE8 -> stack.add(new String(bytes(lengthField(8)), StandardCharsets.UTF_8));
+            case Opcodes.BINSTRING -> stack.add(PickleUtils.rawStringFromBytes(bytes(lengthField(4))));
+            case Opcodes.BINBYTES -> stack.add(bytes(lengthField(4)));
+            case Opcodes.BINBYTES8, Opcodes.BYTEARRAY8 -> stack.add(bytes(lengthField(8)));
+            case Opcodes.LONG4 -> stack.add(PickleUtils.decode_long(bytes(lengthField(4))));
+            default -> {
+                return super.dispatch(key);
+            }
         }
-        return super.dispatch(key);
+        return NO_RETURN_VALUE;
     }
 
-    @SuppressWarnings("unchecked")
-    private Map<Object, Object> target() {
-        Object t = stack.peek();
-        if (!(t instanceof Map)) {
-            throw new FormatException(file + ": corrupt pickle (SETITEM on a " + (t == null ? "None" : t.getClass().getSimpleName()) + ")");
-        }
-        return (Map<Object, Object>) t;
-    }
-
-    private void putPairs(Map<Object, Object> dict, List<Object> items) {
-        if (items.size() % 2 != 0) {
-            throw new FormatException(file + ": corrupt pickle (odd number of dict items)");
-        }
-        for (int i = 0; i < items.size(); i += 2) {
-            dict.put(items.get(i), items.get(i + 1));
-        }
-    }
-
+    /** Persistent ids of storages: {@code ('storage', StorageClass, key, location, numel[, view])}. */
     @Override
     protected Object persistentLoad(Object pid) {
         if (!(pid instanceof Object[] t) || t.length < 5 || !"storage".equals(t[0])) {
-            throw new FormatException(file + ": unexpected persistent id " + describe(pid)
-                    + " (expected ('storage', type, key, location, numel))");
+            throw corrupt("unknown persistent id " + describe(pid) + " (only tensor storages are supported)");
         }
-        return storages.apply(t);
-    }
-
-    /** Maps a whitelisted global to our constructor or marker object; refuses everything else. */
-    private Object resolve(String module, String name) {
-        String global = module + "." + name;
-        if (TENSOR_REBUILDERS.contains(global)) {
-            return (IObjectConstructor) args -> rebuild(name, args);
+        if (!(t[1] instanceof TorchGlobal g) || g.storageType() == null) {
+            throw corrupt("persistent id names " + describe(t[1]) + " instead of a storage class");
         }
-        if (global.equals("collections.OrderedDict")) {
-            return (IObjectConstructor) args -> new OrderedDict();
+        String storageKey = String.valueOf(t[2]);
+        long numel = toLong(t[4], "storage numel");
+        if (numel < 0) {
+            throw corrupt("storage " + t[2] + " with " + numel + " elements");
         }
-        if (module.equals("torch") && name.endsWith("Storage") && !name.equals("UntypedStorage")) {
-            return new StorageType(ElementType.fromTorchStorage(name));
+        StorageRef root = storages.get(storageKey);
+        if (root == null) {
+            root = new StorageRef(storageKey, g.storageType(), numel);
+            storages.put(storageKey, root);
+        } else if (root.type != g.storageType()) {
+            throw corrupt("storage " + storageKey + " is read both as " + root.type + " and " + g.storageType());
         }
-        if (module.equals("torch") && DTYPES.containsKey(name)) {
-            return new DType(DTYPES.get(name));
-        }
-        throw new UnsafeCheckpointException(file, global);
-    }
-
-    private Object rebuild(String function, Object[] args) {
-        if (function.startsWith("_rebuild_parameter")) {
-            // _rebuild_parameter(data, requires_grad, backward_hooks[, state]): the tensor itself.
-            return args[0];
-        }
-        // _rebuild_tensor(storage, offset, size, stride)
-        // _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, backward_hooks[, metadata])
-        // _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, backward_hooks, dtype[, metadata])
-        if (args.length < 4 || !(args[0] instanceof StorageRef storage)) {
-            throw new FormatException(file + ": malformed tensor record (" + function + " with "
-                    + args.length + " arguments)");
-        }
-        if (function.equals("_rebuild_tensor_v3") && args.length > 6 && args[6] instanceof DType d
-                && d.type() != storage.type()) {
-            throw new FormatException(file + ": a " + d.type() + " tensor over a " + storage.type()
-                    + " storage is not supported: re-save the checkpoint with a recent torch.save");
-        }
-        long offset = ((Number) args[1]).longValue();
-        long[] shape = longs(args[2]);
-        long[] stride = longs(args[3]);
-        if (shape.length != stride.length) {
-            throw new FormatException(file + ": tensor record with " + shape.length + " sizes but " + stride.length
-                    + " strides");
-        }
-        return new TensorRef(storage, offset, shape, stride);
-    }
-
-    private long[] longs(Object tuple) {
-        Object[] t = tuple instanceof Object[] a ? a : tuple instanceof List<?> l ? l.toArray() : null;
-        if (t == null) {
-            throw new FormatException(file + ": malformed tensor size/stride " + describe(tuple));
-        }
-        long[] out = new long[t.length];
-        for (int i = 0; i < t.length; i++) {
-            out[i] = ((Number) t[i]).longValue();
-        }
-        return out;
-    }
-
-    static String describe(Object o) {
-        if (o instanceof Object[] a) {
-            StringBuilder sb = new StringBuilder("(");
-            for (int i = 0; i < a.length; i++) {
-                sb.append(i == 0 ? "" : ", ").append(describe(a[i]));
+        if (t.length > 5 && t[5] != null) {
+            // legacy storage views: (view_key, offset, size) in elements of the root storage
+            if (!(t[5] instanceof Object[] v) || v.length != 3) {
+                throw corrupt("malformed storage view " + describe(t[5]));
             }
-            return sb.append(')').toString();
+            return new StorageRef.View(root, toLong(v[1], "view offset"), toLong(v[2], "view size"));
         }
-        return String.valueOf(o);
+        return new StorageRef.View(root, 0, root.numel);
+    }
+
+    private TorchGlobal resolve(String module, String name) {
+        TorchGlobal g = TorchGlobal.lookup(module, name);
+        if (g != null) {
+            return g;
+        }
+        String qualified = module + "." + name;
+        if ((module.equals("torch") || module.startsWith("torch."))
+                && (name.endsWith("Storage") || name.startsWith("_rebuild_"))) {
+            // a PyTorch tensor kind qncd cannot represent (quantized, sparse, complex, float8...)
+            throw new FormatException(file + ": it stores a tensor of a kind qncd does not read ('" + qualified
+                    + "'); convert such tensors to dense float32/float16/bfloat16/integer tensors and re-save");
+        }
+        throw new UnsafeCheckpointException(file, qualified);
+    }
+
+    private Object call(Object callable, Object[] args) {
+        if (!(callable instanceof TorchGlobal g)) {
+            throw corrupt("it calls " + describe(callable) + ", which is not a function");
+        }
+        switch (g) {
+            case ORDERED_DICT -> {
+                Map<Object, Object> map = new LinkedHashMap<>();
+                if (args.length == 1 && args[0] instanceof List<?> pairs) {
+                    for (Object p : pairs) {
+                        Object[] kv = tuple(p);
+                        if (kv.length != 2) {
+                            throw corrupt("OrderedDict item " + describe(p));
+                        }
+                        map.put(kv[0], kv[1]);
+                    }
+                } else if (args.length != 0) {
+                    throw corrupt("OrderedDict arguments " + describe(args));
+                }
+                return map;
+            }
+            case REBUILD_TENSOR_V2, REBUILD_TENSOR -> {
+                if (args.length < 4) {
+                    throw corrupt(g.qualifiedName() + " with " + args.length + " arguments");
+                }
+                return rebuildTensor(args[0], args[1], args[2], args[3]);
+            }
+            case REBUILD_PARAMETER, REBUILD_PARAMETER_WITH_STATE -> {
+                if (args.length < 1 || !(args[0] instanceof TensorRef)) {
+                    throw corrupt(g.qualifiedName() + " without a tensor");
+                }
+                return args[0];
+            }
+            case REBUILD_FROM_TYPE_V2 -> {
+                if (args.length != 4) {
+                    throw corrupt(g.qualifiedName() + " with " + args.length + " arguments");
+                }
+                if (args[1] != TorchGlobal.TENSOR_CLASS && args[1] != TorchGlobal.PARAMETER_CLASS) {
+                    throw corrupt(g.qualifiedName() + " of type " + describe(args[1]));
+                }
+                if (!(args[0] instanceof TorchGlobal f) || !f.qualifiedName().startsWith("torch._utils._rebuild_")) {
+                    throw corrupt(g.qualifiedName() + " with function " + describe(args[0]));
+                }
+                return call(f, tuple(args[2]));
+            }
+            case SIZE -> {
+                Object[] dims = args.length == 1 ? tuple(args[0]) : args;
+                Long[] sizes = new Long[dims.length];
+                for (int i = 0; i < dims.length; i++) {
+                    sizes[i] = toLong(dims[i], "torch.Size element");
+                }
+                return List.of(sizes);
+            }
+            default -> throw corrupt("it calls " + g.qualifiedName() + ", which a checkpoint never calls");
+        }
+    }
+
+    private TensorRef rebuildTensor(Object storage, Object offset, Object size, Object stride) {
+        if (!(storage instanceof StorageRef.View view)) {
+            throw corrupt("a tensor whose storage is " + describe(storage));
+        }
+        Object[] sizes = tuple(size);
+        Object[] strides = tuple(stride);
+        if (sizes.length != strides.length) {
+            throw corrupt("a tensor with size " + describe(size) + " and stride " + describe(stride));
+        }
+        long[] shape = new long[sizes.length];
+        long[] st = new long[sizes.length];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = toLong(sizes[i], "tensor size");
+            st[i] = toLong(strides[i], "tensor stride");
+            if (shape[i] < 0 || st[i] < 0) {
+                throw corrupt("a tensor with size " + Arrays.toString(shape) + " and stride " + describe(stride));
+            }
+        }
+        long off = toLong(offset, "storage offset");
+        if (off < 0) {
+            throw corrupt("a tensor with storage offset " + off);
+        }
+        TensorRef t = new TensorRef(view.root(), view.offset() + off, shape, st);
+        view.root().tensors.add(t);
+        tensors.add(t);
+        return t;
+    }
+
+    private static Map<Object, Object> putAll(Map<Object, Object> map, List<Object> items) {
+        if (items.size() % 2 != 0) {
+            throw new IllegalStateException("odd number of dict items");
+        }
+        for (int i = 0; i < items.size(); i += 2) {
+            map.put(items.get(i), items.get(i + 1));
+        }
+        return map;
+    }
+
+    /** A newline-terminated ASCII line (GLOBAL/INST operands); unlike razorvine's, EOF is an error. */
+    private String readLine() throws IOException {
+        StringBuilder sb = new StringBuilder();
+        while (true) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("premature end of file");
+            }
+            if (b == '\n') {
+                return sb.toString();
+            }
+            if (sb.length() >= 4096) {
+                throw corrupt("a global name longer than 4096 characters");
+            }
+            sb.append((char) b);
+        }
+    }
+
+    private long lengthField(int width) throws IOException {
+        byte[] b = PickleUtils.readbytes(in, width);
+        long n = width == 4 ? PickleUtils.bytes_to_uint(b, 0) : PickleUtils.bytes_to_long(b, 0);
+        if (n < 0 || n > in.remaining() || n > Integer.MAX_VALUE - 16) {
+            throw new FormatException(file + ": truncated or corrupt: the pickle announces a " + n
+                    + "-byte string but only " + in.remaining() + " bytes are left; re-download the file");
+        }
+        return n;
+    }
+
+    private byte[] bytes(long n) throws IOException {
+        return PickleUtils.readbytes(in, (int) n);
+    }
+
+    private Object[] tuple(Object o) {
+        if (o instanceof Object[] a) {
+            return a;
+        }
+        if (o instanceof List<?> l) {
+            return l.toArray();
+        }
+        throw corrupt("expected a tuple, found " + describe(o));
+    }
+
+    private long toLong(Object o, String what) {
+        if (o instanceof Integer || o instanceof Long || o instanceof Short || o instanceof Byte) {
+            return ((Number) o).longValue();
+        }
+        if (o instanceof BigInteger b && b.bitLength() < 64) {
+            return b.longValue();
+        }
+        throw corrupt(what + " is " + describe(o));
+    }
+
+    private FormatException corrupt(String problem) {
+        return new FormatException(file + ": corrupt checkpoint pickle: " + problem
+                + "; re-save it with torch.save(model.state_dict(), path)");
+    }
+
+    private static String describe(Object o) {
+        if (o == null) {
+            return "None";
+        }
+        if (o instanceof TorchGlobal g) {
+            return g.qualifiedName();
+        }
+        if (o instanceof Object[] a) {
+            return "a tuple of " + a.length;
+        }
+        return "a " + o.getClass().getSimpleName();
     }
 }
