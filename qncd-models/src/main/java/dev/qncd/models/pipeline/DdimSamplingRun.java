@@ -67,7 +67,7 @@ public final class DdimSamplingRun {
         int[] seq = Timesteps.sequence(cfg.skip(), cfg.timesteps(), schedule.steps());
         Sampler sampler = cfg.sampleType().equals("generalized")
                 ? new DdimSampler(schedule, seq, cfg.eta())
-                : new DdpmSampler(schedule, seq, !"fixedsmall".equals(modelConfig.model().varType()));
+                : new DdpmSampler(schedule, seq, true); // the reference's ddpm_steps uses beta_t whatever var_type says
         Files.createDirectories(cfg.imageFolder());
         long existing;
         try (Stream<Path> s = Files.list(cfg.imageFolder())) {
@@ -102,8 +102,10 @@ public final class DdimSamplingRun {
             int n = Math.min(cfg.batchSize(), todo - b * cfg.batchSize());
             final int done = b * sampler.numSteps();
             try (NDManager batch = manager.newSubManager()) {
+                // Rows of the start code line up with image numbers: images already present used the first rows.
+                long row = existing + (long) b * cfg.batchSize();
                 NDArray xT = startCode != null
-                        ? startCode.get(new NDIndex("{}:{}", b * cfg.batchSize(), b * cfg.batchSize() + n)).duplicate()
+                        ? startCode.get(new NDIndex("{}:{}", row, row + n)).duplicate()
                         : batch.randomNormal(new Shape(n, channels, size, size));
                 xT.attach(batch);
                 NDArray x0 = loop.run(xT, (i, tot) -> progress.update(done + i));
