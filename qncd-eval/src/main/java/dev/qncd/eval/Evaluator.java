@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import dev.qncd.core.QncdException;
+import dev.qncd.core.util.ProgressLogger;
 import dev.qncd.eval.EvaluatorConfig.Metric;
 import dev.qncd.eval.features.FeatureExtractor;
 import dev.qncd.eval.features.Features;
@@ -135,8 +136,7 @@ public final class Evaluator {
         List<NDArray> pool = new ArrayList<>();
         List<NDArray> spatial = new ArrayList<>();
         List<NDArray> logits = new ArrayList<>();
-        long start = System.nanoTime();
-        long lastLog = start;
+        ProgressLogger progress = new ProgressLogger(LOG, "featurising " + what, "images", n, 5);
         for (long i = 0; i < n; i += config.batchSize()) {
             long end = Math.min(n, i + config.batchSize());
             NDArray batch = images.get(new NDIndex("{}:{}", i, end));
@@ -144,14 +144,7 @@ public final class Evaluator {
             add(pool, f.pool());
             add(spatial, f.spatial());
             add(logits, f.logits());
-            long now = System.nanoTime();
-            if (now - lastLog > 5_000_000_000L || end == n) {
-                double elapsed = (now - start) / 1e9;
-                double eta = elapsed / end * (n - end);
-                LOG.info("featurising {}: {}/{} images, {} s elapsed, ETA {} s", what, end, n,
-                        Math.round(elapsed), Math.round(eta));
-                lastLog = now;
-            }
+            progress.update(end);
         }
         return new Features(concat(pool), concat(spatial), concat(logits));
     }
