@@ -152,7 +152,12 @@ public final class FirstStageModel implements AutoCloseable {
 
     private static Float storedScale(Map<String, NDArray> stateDict) {
         NDArray s = stateDict.get(SCALE_FACTOR_KEY);
-        return s != null && s.size() == 1 ? s.toType(DataType.FLOAT32, false).getFloat() : null;
+        if (s == null || s.size() != 1) {
+            return null;
+        }
+        try (NDArray f = s.toType(DataType.FLOAT32, true)) {
+            return f.getFloat();
+        }
     }
 
     /**

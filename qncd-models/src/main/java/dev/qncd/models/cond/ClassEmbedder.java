@@ -151,7 +151,7 @@ public final class ClassEmbedder implements AutoCloseable {
         }
         NDManager caller = labels.getManager();
         try (NDManager sub = caller.newSubManager()) {
-            NDArray idx = labels.toType(DataType.INT64, false);
+            NDArray idx = labels.toType(DataType.INT64, true); // a copy: never move the caller's array
             idx.attach(sub);
             long[] v = idx.toLongArray();
             for (long l : v) {
