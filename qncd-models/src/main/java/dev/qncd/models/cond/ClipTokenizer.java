@@ -35,8 +35,9 @@ import java.util.zip.GZIPInputStream;
  *   <li>map each piece's UTF-8 bytes to printable characters ({@code bytes_to_unicode}), mark the last
  *       character with {@code </w>} and apply the BPE merges by rank, lowest first;
  *   <li>look the pieces up in the vocabulary (an unknown piece becomes {@code <|endoftext|>}, HF's unk);
- *   <li>{@code [<|startoftext|>] + ids[:75] + [<|endoftext|>]}, padded to 77 with {@code <|endoftext|>}
- *       (HF's CLIP pad token: its default and that of {@code openai/clip-vit-large-patch14}).
+ *   <li>{@code [<|startoftext|>] + ids[:75] + [<|endoftext|>]}, padded to 77 with the pad token: HF's
+ *       default for CLIP, {@code <|endoftext|>}, unless the tokenizer folder's
+ *       {@code special_tokens_map.json} or {@code tokenizer_config.json} names another.
  * </ol>
  *
  * <p>Vocabularies: a HuggingFace tokenizer folder ({@code vocab.json} + {@code merges.txt}, e.g. the
@@ -48,7 +49,7 @@ import java.util.zip.GZIPInputStream;
 public final class ClipTokenizer {
     /** The start token. */
     public static final String START = "<|startoftext|>";
-    /** The end token, also HF's pad and unknown token for CLIP. */
+    /** The end token, also HF's default pad and unknown token for CLIP. */
     public static final String END = "<|endoftext|>";
     /** Stable Diffusion's {@code max_length}: CLIP's context length. */
     public static final int CONTEXT_LENGTH = 77;
@@ -62,12 +63,19 @@ public final class ClipTokenizer {
 
     private final Map<String, Integer> encoder;
     private final Map<String, Integer> ranks;
+    private final List<String[]> mergeList;
     private final int startId;
     private final int endId;
+    private final int padId;
     private final Map<String, String[]> cache = new ConcurrentHashMap<>();
 
     private ClipTokenizer(Map<String, Integer> encoder, List<String[]> merges, String source) {
+        this(encoder, merges, source, END);
+    }
+
+    private ClipTokenizer(Map<String, Integer> encoder, List<String[]> merges, String source, String padToken) {
         this.encoder = encoder;
+        this.mergeList = merges;
         this.ranks = new HashMap<>();
         for (int i = 0; i < merges.size(); i++) {
             String[] m = merges.get(i);
@@ -82,6 +90,11 @@ public final class ClipTokenizer {
         }
         this.startId = s;
         this.endId = e;
+        Integer pad = encoder.get(padToken);
+        if (pad == null) {
+            throw new QncdException(source + ": the pad token '" + padToken + "' is not in the vocabulary");
+        }
+        this.padId = pad;
         cache.put(START, new String[] {START});
         cache.put(END, new String[] {END});
     }
@@ -102,7 +115,9 @@ public final class ClipTokenizer {
                         + " openai/clip-vit-large-patch14 (or the tokenizer/ folder of a Stable Diffusion v1 repo), or"
                         + " openai/CLIP's bpe_simple_vocab_16e6.txt.gz");
             }
-            return fromVocabAndMerges(vocab, merges);
+            ClipTokenizer t = fromVocabAndMerges(vocab, merges);
+            String pad = padToken(path);
+            return pad.equals(END) ? t : new ClipTokenizer(t.encoder, t.mergeList, path.toString(), pad);
         }
         if (!Files.isRegularFile(path)) {
             throw new QncdException(path + ": no such tokenizer file or folder");
@@ -173,6 +188,34 @@ public final class ClipTokenizer {
         enc.put(START, next++);
         enc.put(END, next);
         return new ClipTokenizer(enc, merges, gz.toString());
+    }
+
+    /**
+     * The pad token a HuggingFace tokenizer folder declares ({@code pad_token} of
+     * {@code special_tokens_map.json}, else of {@code tokenizer_config.json}), {@code <|endoftext|>} when
+     * neither file names one (HF's default for CLIP).
+     */
+    private static String padToken(Path dir) throws IOException {
+        for (String name : List.of("special_tokens_map.json", "tokenizer_config.json")) {
+            Path f = dir.resolve(name);
+            if (!Files.isRegularFile(f)) {
+                continue;
+            }
+            JsonNode root;
+            try {
+                root = new ObjectMapper().readTree(f.toFile());
+            } catch (JsonProcessingException e) {
+                throw new QncdException(f + " is not valid JSON (" + e.getOriginalMessage() + ")", e);
+            }
+            JsonNode pad = root == null ? null : root.get("pad_token");
+            if (pad != null && pad.isTextual()) {
+                return pad.asText();
+            }
+            if (pad != null && pad.has("content")) {
+                return pad.get("content").asText();
+            }
+        }
+        return END;
     }
 
     private static List<String[]> merges(List<String> lines) {
@@ -268,7 +311,7 @@ public final class ClipTokenizer {
     public long[] encode(String text) {
         int[] ids = ids(text);
         long[] out = new long[CONTEXT_LENGTH];
-        Arrays.fill(out, endId);
+        Arrays.fill(out, padId);
         out[0] = startId;
         int n = Math.min(ids.length, CONTEXT_LENGTH - 2);
         for (int i = 0; i < n; i++) {
@@ -296,9 +339,14 @@ public final class ClipTokenizer {
         return startId;
     }
 
-    /** @return the id of {@code <|endoftext|>} (49407 in CLIP), also the pad id */
+    /** @return the id of {@code <|endoftext|>} (49407 in CLIP) */
     public int endId() {
         return endId;
+    }
+
+    /** @return the padding id: {@code <|endoftext|>} unless the tokenizer folder names another pad token */
+    public int padId() {
+        return padId;
     }
 
     /** @return the vocabulary size (largest id + 1) */

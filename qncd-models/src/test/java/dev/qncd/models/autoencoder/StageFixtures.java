@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Fixtures of scripts/make_ldm_stage_fixtures.py and the float32 comparison used by the parity tests. */
 public final class StageFixtures {
@@ -16,6 +18,8 @@ public final class StageFixtures {
      * accumulated rounding and far below any real mismatch (a wrong weight or order moves outputs by ~1e-1).
      */
     public static final float RTOL = 1e-5f;
+
+    private static final Logger LOG = LoggerFactory.getLogger(StageFixtures.class);
 
     private StageFixtures() {}
 
@@ -36,6 +40,7 @@ public final class StageFixtures {
         float scale = expected.abs().max().getFloat();
         float err = actual.sub(expected).abs().max().getFloat();
         float rel = err / Math.max(scale, Float.MIN_NORMAL);
+        LOG.info("parity {}: max |Δ| {} at scale {} (relative {})", what, err, scale, rel);
         assertTrue(rel <= RTOL, what + ": max |Δ| = " + err + " at scale " + scale + " (" + rel + " > " + RTOL + ")");
         return rel;
     }

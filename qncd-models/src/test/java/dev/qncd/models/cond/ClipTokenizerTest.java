@@ -73,6 +73,24 @@ class ClipTokenizerTest {
     }
 
     @Test
+    void aTokenizerFolderMayNameItsPadToken() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("tok"));
+        Files.copy(fixture("tokenizer/vocab.json"), dir.resolve("vocab.json"));
+        Files.copy(fixture("tokenizer/merges.txt"), dir.resolve("merges.txt"));
+        Files.writeString(dir.resolve("special_tokens_map.json"),
+                "{\"pad_token\": {\"content\": \"!\", \"lstrip\": false}}");
+        ClipTokenizer tok = ClipTokenizer.load(dir);
+        long[] ids = tok.encode("cat");
+        assertEquals(0, tok.padId(), "'!' is the first byte character");
+        int n = tok.ids("cat").length;
+        assertEquals(tok.endId(), ids[n + 1], "the end token still closes the text");
+        assertEquals(0, ids[n + 2]);
+        assertEquals(0, ids[76]);
+        Files.writeString(dir.resolve("special_tokens_map.json"), "{\"pad_token\": \"<|endoftext|>\"}");
+        assertEquals(ClipTokenizer.load(fixture("tokenizer")).padId(), ClipTokenizer.load(dir).padId());
+    }
+
+    @Test
     void cleanUpFollowsFtfyWhitespaceAndLowerCase() {
         assertEquals("abc 123 fine", ClipTextCleaner.clean("\u3000ＡＢＣ\u00a0１２３ ﬁne\u2029"));
         assertEquals("\"hi\" it's …", ClipTextCleaner.clean("\u201cHi\u201d it\u2019s \u0085"));
