@@ -2,7 +2,9 @@ package dev.qncd.cli;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.qncd.core.io.Checkpoints;
+import dev.qncd.core.io.ReadSelection;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -44,9 +46,24 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--repeat", defaultValue = "5", description = "Timed runs per file (default ${DEFAULT-VALUE}).")
         int repeat;
 
+        @Option(names = "--prefix", paramLabel = "PREFIX",
+                description = "Read only the tensors whose name starts with PREFIX (repeatable), e.g. first_stage_model.")
+        List<String> prefixes = List.of();
+
+        @Option(names = {"--float_type", "--float-type"}, paramLabel = "TYPE",
+                description = "Convert floating-point tensors to float16, float32 or float64 as they are read.")
+        String floatType;
+
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
+            ReadSelection selection = new ReadSelection(prefixes, floatType == null ? null : switch (floatType) {
+                case "float16" -> DataType.FLOAT16;
+                case "float32" -> DataType.FLOAT32;
+                case "float64" -> DataType.FLOAT64;
+                default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--float-type must be float16, float32 or float64, got " + floatType);
+            });
             out.printf("%-40s %10s %12s %12s %12s %10s%n", "file", "MB", "median ms", "min ms", "peak RSS MB", "peak/bytes");
             try (NDManager m = NDManager.newBaseManager()) {
                 m.ones(new ai.djl.ndarray.types.Shape(1)).sum(); // start the engine before any measurement
@@ -58,7 +75,7 @@ public final class BenchCommand implements Runnable {
                 resetPeakRss();
                 long peak;
                 try (NDManager m = NDManager.newBaseManager()) {
-                    for (NDArray a : Checkpoints.read(f, m).values()) {
+                    for (NDArray a : Checkpoints.read(f, m, null, selection).values()) {
                         bytes += a.size() * a.getDataType().getNumOfBytes();
                     }
                     peak = Math.max(rssBytes("VmHWM"), rssBytes("VmRSS")) - base;
@@ -68,7 +85,7 @@ public final class BenchCommand implements Runnable {
                 for (int i = 0; i < repeat; i++) {
                     long t0 = System.nanoTime();
                     try (NDManager m = NDManager.newBaseManager()) {
-                        Map<String, NDArray> t = Checkpoints.read(f, m);
+                        Map<String, NDArray> t = Checkpoints.read(f, m, null, selection);
                         ms[i] = (System.nanoTime() - t0) / 1e6;
                         if (t.isEmpty()) {
                             throw new IllegalStateException("no tensors in " + f);

@@ -43,6 +43,26 @@ public final class Checkpoints {
      * @throws FormatException when it is corrupt, unsupported or unsafe
      */
     public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager, String key) throws IOException {
+        return read(file, manager, key, ReadSelection.ALL);
+    }
+
+    /**
+     * Reads the tensors of a checkpoint or array file that a selection names, converted to its float
+     * type. torch.save and safetensors files are read tensor by tensor, skipping the excluded ones, so
+     * part of a big checkpoint costs the memory of that part (plus one stored tensor); .npz and .npy
+     * files are read whole, then filtered.
+     *
+     * @param file safetensors, torch.save (zip or legacy), .npz or .npy
+     * @param manager the manager the tensors are attached to
+     * @param key for torch.save files: the dotted path of the state dict inside the saved object, or
+     *     null to find it automatically. Must be null for other formats.
+     * @param selection name prefixes and float type ({@link ReadSelection#ALL} for everything as stored)
+     * @return the selected tensors by name in file order, names unchanged
+     * @throws IOException when the file cannot be read
+     * @throws FormatException when it is corrupt, unsupported or unsafe, or no name matches the selection
+     */
+    public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager, String key,
+            ReadSelection selection) throws IOException {
         if (!Files.exists(file)) {
             throw new NoSuchFileException(file.toString());
         }
@@ -52,16 +72,35 @@ public final class Checkpoints {
                     + file + " is " + format + ": drop the key option");
         }
         return switch (format) {
-            case SAFETENSORS -> Safetensors.read(file, manager);
-            case TORCH_ZIP, TORCH_LEGACY -> TorchCheckpointReader.readStateDict(file, manager, key);
-            case NPZ -> Npz.read(file, manager);
+            case SAFETENSORS -> Safetensors.read(file, manager, selection);
+            case TORCH_ZIP, TORCH_LEGACY -> TorchCheckpointReader.readStateDict(file, manager, key, selection);
+            case NPZ -> selection.isAll() ? Npz.read(file, manager)
+                    : selection.filter(file.toString(), Npz.read(file, manager));
             case NPY -> {
                 LinkedHashMap<String, NDArray> one = new LinkedHashMap<>();
                 String name = file.getFileName().toString().replaceFirst("(?i)\\.npy$", "");
                 one.put(name, Npy.read(file, manager));
-                yield one;
+                yield selection.isAll() ? one : selection.filter(file.toString(), one);
             }
         };
+    }
+
+    /**
+     * The entries of a state dict under a name prefix, with the prefix removed (e.g. the
+     * {@code first_stage_model.} part of a latent-diffusion checkpoint as the autoencoder's own keys).
+     *
+     * @param stateDict tensors by name
+     * @param prefix e.g. {@code first_stage_model.}
+     * @return the entries whose name starts with the prefix, renamed, in order (the same arrays)
+     */
+    public static LinkedHashMap<String, NDArray> stripPrefix(Map<String, NDArray> stateDict, String prefix) {
+        LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : stateDict.entrySet()) {
+            if (e.getKey().startsWith(prefix)) {
+                out.put(e.getKey().substring(prefix.length()), e.getValue());
+            }
+        }
+        return out;
     }
 
     /**

@@ -97,12 +97,31 @@ public final class Safetensors {
      * @throws FormatException when the file is corrupt or truncated
      */
     public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager) throws IOException {
+        return read(file, manager, ReadSelection.ALL);
+    }
+
+    /**
+     * Reads the tensors a selection names (the bytes of the others are skipped), each converted to the
+     * selection's float type right after it is read.
+     *
+     * @param file a safetensors file
+     * @param manager the manager the arrays are attached to
+     * @param selection name prefixes and float type ({@link ReadSelection#ALL} for everything)
+     * @return the selected tensors by name, in file order
+     * @throws IOException when the file cannot be read
+     * @throws FormatException when the file is corrupt or truncated, or no tensor matches the selection
+     */
+    public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager, ReadSelection selection)
+            throws IOException {
         LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
         try (FileChannel ch = open(file)) {
             Header header = readHeader(file, ch);
             ByteBuffer scratch = null;
             try {
                 for (TensorInfo info : header.tensors()) {
+                    if (!selection.includes(info.name())) {
+                        continue;
+                    }
                     int size = Math.toIntExact(info.byteSize());
                     if (scratch == null || scratch.capacity() < size) {
                         scratch = ByteBuffer.allocateDirect(Math.max(size, 1)).order(ByteOrder.LITTLE_ENDIAN);
@@ -110,7 +129,12 @@ public final class Safetensors {
                     scratch.clear().limit(size);
                     readFully(file, ch, scratch, header.dataStart() + info.begin());
                     scratch.flip();
-                    out.put(info.name(), TensorBuffers.fromLittleEndian(manager, scratch, info.shape(), info.type()));
+                    out.put(info.name(), selection.convert(
+                            TensorBuffers.fromLittleEndian(manager, scratch, info.shape(), info.type())));
+                }
+                if (out.isEmpty() && !header.tensors().isEmpty()) {
+                    throw selection.nothingSelected(file.toString(),
+                            header.tensors().stream().map(TensorInfo::name).toList());
                 }
             } catch (RuntimeException | IOException e) {
                 out.values().forEach(NDArray::close);

@@ -62,7 +62,7 @@ public final class TorchCheckpointReader {
         try (TorchCheckpointSource src = open(file)) {
             Object tree = CheckpointTree.normalize(src.root(), src);
             Map<String, TensorRef> all = CheckpointTree.flatten(tree, "");
-            materialize(src, all.values(), manager);
+            materialize(src, all.values(), manager, ReadSelection.ALL);
             return CheckpointTree.toArrays(tree);
         } catch (IOException e) {
             throw ioError(file, e);
@@ -95,6 +95,27 @@ public final class TorchCheckpointReader {
      * @throws QncdException when the file cannot be read at all
      */
     public static LinkedHashMap<String, NDArray> readStateDict(Path file, NDManager manager, String key) {
+        return readStateDict(file, manager, key, ReadSelection.ALL);
+    }
+
+    /**
+     * Reads part of the state dict of a checkpoint, as {@link #readStateDict(Path, NDManager, String)}
+     * but only the tensors the selection names (the storages of the others are never read) and, when
+     * the selection says so, each floating-point tensor converted right after its storage is read: a
+     * part of a big checkpoint costs the memory of that part in the chosen type plus one storage.
+     *
+     * @param file a {@code torch.save} file
+     * @param manager owns the arrays
+     * @param key null to detect, or a dotted path into the checkpoint
+     * @param selection the name prefixes to read and the float type ({@link ReadSelection#ALL} for all)
+     * @return name to tensor in file order
+     * @throws FormatException also when no tensor name matches the selection (the message lists the
+     *     name prefixes the file has)
+     * @throws UnsafeCheckpointException when the file references Python code
+     * @throws QncdException when the file cannot be read at all
+     */
+    public static LinkedHashMap<String, NDArray> readStateDict(Path file, NDManager manager, String key,
+            ReadSelection selection) {
         long start = System.nanoTime();
         try (TorchCheckpointSource src = open(file)) {
             Object tree = CheckpointTree.normalize(src.root(), src);
@@ -110,7 +131,19 @@ public final class TorchCheckpointReader {
                 flat = detect(tree, file);
             }
             flat = stripDataParallelPrefix(flat, file);
-            materialize(src, flat.values(), manager);
+            if (!selection.prefixes().isEmpty()) {
+                LinkedHashMap<String, TensorRef> selected = new LinkedHashMap<>();
+                flat.forEach((name, t) -> {
+                    if (selection.includes(name)) {
+                        selected.put(name, t);
+                    }
+                });
+                if (selected.isEmpty()) {
+                    throw selection.nothingSelected(file.toString(), flat.keySet());
+                }
+                flat = selected;
+            }
+            materialize(src, flat.values(), manager, selection);
             LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
             for (Map.Entry<String, TensorRef> e : flat.entrySet()) {
                 out.put(e.getKey(), e.getValue().array);
@@ -192,11 +225,12 @@ public final class TorchCheckpointReader {
     }
 
     /**
-     * Reads the storages of the given tensors and sets their arrays. Arrays are made in a sub-manager
-     * and moved to {@code manager} only when everything was read, so a failure leaks nothing.
+     * Reads the storages of the given tensors and sets their arrays (converted as the selection says).
+     * Arrays are made in a sub-manager and moved to {@code manager} only when everything was read, so a
+     * failure leaks nothing.
      */
-    private static void materialize(TorchCheckpointSource src, Collection<TensorRef> refs, NDManager manager)
-            throws IOException {
+    private static void materialize(TorchCheckpointSource src, Collection<TensorRef> refs, NDManager manager,
+            ReadSelection selection) throws IOException {
         Set<TensorRef> wanted = Collections.newSetFromMap(new IdentityHashMap<>());
         wanted.addAll(refs);
         Set<StorageRef> needed = new LinkedHashSet<>();
@@ -217,6 +251,8 @@ public final class TorchCheckpointReader {
                     t.array = TensorFactory.create(tmp, data, s.type, t.offset, t.shape, t.stride, wrap, where,
                             "tensor '" + t.name + "'", fix);
                     wrapped |= wrap;
+                    // converted while this storage is the only one in memory; the stored copy is freed
+                    t.array = selection.convert(t.array);
                 }
                 if (truncated) {
                     throw new FormatException(where + " has " + data.limit() + " of the " + s.declaredBytes()
