@@ -1,6 +1,7 @@
 package dev.qncd.models.sampling;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
 /**
  * One runtime noise estimate (a row of the run report).
@@ -12,4 +13,5 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param mean μ = mean(ε̂ − z) over every element of the batch, the bias subtracted from later predictions
  * @param std s = std(ε̂ − z) (Bessel-corrected, as torch.std) over every element
  */
+@JsonPropertyOrder({"batch", "step", "t", "t_prev", "mean", "std"})
 public record NoiseEstimate(int batch, int step, int t, @JsonProperty("t_prev") int tPrev, float mean, float std) {}
