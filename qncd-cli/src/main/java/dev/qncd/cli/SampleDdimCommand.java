@@ -7,6 +7,7 @@ import dev.qncd.models.ddim.DdimUNet;
 import dev.qncd.models.nn.LayerFactory;
 import dev.qncd.models.pipeline.DdimSampleConfig;
 import dev.qncd.models.pipeline.DdimSamplingRun;
+import dev.qncd.models.sampling.NoiseEstimationConfig;
 import dev.qncd.models.sampling.StepHook;
 import dev.qncd.models.sampling.Timesteps;
 import java.nio.file.Path;
@@ -28,6 +29,7 @@ public final class SampleDdimCommand implements Callable<Integer> {
     @Mixin CommonOptions common;
     @Mixin ModelOptions model;
     @Mixin DeviceOption device;
+    @Mixin NoiseEstimationOptions noise;
 
     @Option(names = "--timesteps", defaultValue = "100", description = "Sampling steps (default ${DEFAULT-VALUE}).")
     int timesteps;
@@ -70,13 +72,15 @@ public final class SampleDdimCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Timesteps.Skip skip = Timesteps.Skip.parse(skipType); // flags first, files second
+        NoiseEstimationConfig noiseEstimation = noise.config();
         DdimConfig cfg = DdimConfig.load(model.config);
         Path dir = logdir != null ? logdir
                 : Path.of("qncd-out", "sample-ddim", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd-HH-mm-ss")));
         int batch = batchSize != null ? batchSize
                 : cfg.sampling() != null && cfg.sampling().batchSize() != null ? cfg.sampling().batchSize() : 64;
         DdimSampleConfig run = new DdimSampleConfig(timesteps, eta, skip, sampleType, seed,
-                batch, maxImages, startCode, savez, dir, imageFolder != null ? imageFolder : dir.resolve("img"));
+                batch, maxImages, startCode, savez, dir, imageFolder != null ? imageFolder : dir.resolve("img"),
+                noiseEstimation);
         try (NDManager m = NDManager.newBaseManager(device.device());
                 DdimUNet unet = DdimUNet.load(cfg, Checkpoints.read(model.ckpt, m, model.ckptKey),
                         LayerFactory.fullPrecision(), m, model.ckpt.toString())) {

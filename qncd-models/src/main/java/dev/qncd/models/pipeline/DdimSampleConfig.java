@@ -1,6 +1,7 @@
 package dev.qncd.models.pipeline;
 
 import dev.qncd.core.QncdException;
+import dev.qncd.models.sampling.NoiseEstimationConfig;
 import dev.qncd.models.sampling.Timesteps;
 import java.nio.file.Path;
 
@@ -18,9 +19,17 @@ import java.nio.file.Path;
  * @param savez optional ADM-style .npz of all images ({@code arr_0}, uint8 NHWC)
  * @param logdir output folder (run.json, grid.png)
  * @param imageFolder folder of the PNG images
+ * @param noiseEstimation runtime noise estimation ({@code --sample_reverse}), or null for none
  */
 public record DdimSampleConfig(int timesteps, double eta, Timesteps.Skip skip, String sampleType, long seed,
-        int batchSize, int maxImages, Path startCode, Path savez, Path logdir, Path imageFolder) {
+        int batchSize, int maxImages, Path startCode, Path savez, Path logdir, Path imageFolder,
+        NoiseEstimationConfig noiseEstimation) {
+    /** Without runtime noise estimation (the settings before {@code --sample_reverse}). */
+    public DdimSampleConfig(int timesteps, double eta, Timesteps.Skip skip, String sampleType, long seed,
+            int batchSize, int maxImages, Path startCode, Path savez, Path logdir, Path imageFolder) {
+        this(timesteps, eta, skip, sampleType, seed, batchSize, maxImages, startCode, savez, logdir, imageFolder, null);
+    }
+
     /** Validates the settings; errors name the flag. */
     public DdimSampleConfig {
         if (timesteps < 1) {

@@ -19,6 +19,7 @@ import dev.qncd.models.NoiseModel;
 import dev.qncd.models.ddim.DdimConfig;
 import dev.qncd.models.sampling.DdimSampler;
 import dev.qncd.models.sampling.DdpmSampler;
+import dev.qncd.models.sampling.RuntimeNoiseEstimator;
 import dev.qncd.models.sampling.Sampler;
 import dev.qncd.models.sampling.SamplingLoop;
 import dev.qncd.models.sampling.StepHook;
@@ -93,7 +94,8 @@ public final class DdimSamplingRun {
                 cfg.batchSize(), sampler.numSteps(), cfg.sampleType(), cfg.eta(), cfg.skip());
         Engine.getInstance().setRandomSeed((int) cfg.seed());
         ProgressLogger progress = new ProgressLogger(LOG, "sampling", "steps", (long) batches * sampler.numSteps(), 5);
-        SamplingLoop loop = new SamplingLoop(model, sampler, hook);
+        RuntimeNoiseEstimator estimator = noiseEstimator(model, cfg, sampler);
+        SamplingLoop loop = new SamplingLoop(model, sampler, hook, estimator);
         List<NDArray> all = new ArrayList<>();
         NDArray firstBatch = null;
         int imgId = (int) existing;
@@ -143,6 +145,9 @@ public final class DdimSamplingRun {
         out.put("timesteps_used", seq);
         out.put("seconds", seconds);
         out.put("seconds_per_step_per_batch", batches == 0 ? 0 : seconds / batches / sampler.numSteps());
+        if (estimator != null) {
+            out.put("noise_estimation", noiseReport(estimator, sampler));
+        }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                 .registerModule(new com.fasterxml.jackson.databind.module.SimpleModule().addSerializer(Path.class,
                         new com.fasterxml.jackson.databind.ser.std.ToStringSerializer()));
@@ -150,5 +155,33 @@ public final class DdimSamplingRun {
         LOG.info("{} images in {} ({} s); report {}", todo, cfg.imageFolder(), String.format("%.1f", seconds),
                 cfg.logdir().resolve("run.json"));
         return out;
+    }
+
+    /** The estimator of {@code --sample_reverse} (null without it); warns where an option has no effect. */
+    private static RuntimeNoiseEstimator noiseEstimator(NoiseModel model, DdimSampleConfig cfg, Sampler sampler) {
+        if (cfg.noiseEstimation() == null) {
+            return null;
+        }
+        int[] at = RuntimeNoiseEstimator.estimationSteps(sampler.numSteps(), cfg.noiseEstimation().interval());
+        if (at.length == 0) {
+            LOG.warn("--sample_reverse: no step of {} matches the --reverse_interval {} schedule; nothing is estimated",
+                    sampler.numSteps(), cfg.noiseEstimation().interval());
+        }
+        boolean noisy = java.util.stream.IntStream.range(0, sampler.numSteps()).anyMatch(i -> sampler.noiseStd(i) > 0);
+        if (cfg.noiseEstimation().varianceCorrection() && !noisy) {
+            LOG.warn("--reverse_variance has no effect: these steps inject no noise (DDIM with --eta 0)");
+        }
+        LOG.info("runtime noise estimation at steps {} of each batch ({} extra model evaluations per batch)",
+                java.util.Arrays.toString(at), at.length);
+        return new RuntimeNoiseEstimator(cfg.noiseEstimation(), model);
+    }
+
+    private static Map<String, Object> noiseReport(RuntimeNoiseEstimator estimator, Sampler sampler) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("config", estimator.config());
+        r.put("steps_per_batch", RuntimeNoiseEstimator.estimationSteps(sampler.numSteps(), estimator.config().interval()));
+        r.put("extra_model_evaluations", estimator.estimates().size());
+        r.put("estimates", estimator.estimates());
+        return r;
     }
 }

@@ -39,13 +39,32 @@ public final class DdimSampler implements Sampler {
     }
 
     @Override
+    public float alphaBar(int index) {
+        return schedule.alphaBar(t(index));
+    }
+
+    @Override
+    public float alphaBarPrev(int index) {
+        return schedule.alphaBar(tPrev(index));
+    }
+
+    @Override
+    public double noiseStd(int index) {
+        return c1(alphaBar(index), alphaBarPrev(index));
+    }
+
+    private float c1(float at, float atNext) {
+        return eta * (float) Math.sqrt((1f - at / atNext) * (1f - atNext) / (1f - at));
+    }
+
+    @Override
     public StepOutput step(NDArray eps, int index, NDArray x, NDArray noise) {
         float at = schedule.alphaBar(t(index));
         float atNext = schedule.alphaBar(tPrev(index));
         float sqrtOneMinusAt = (float) Math.sqrt(1f - at);
         float sqrtAt = (float) Math.sqrt(at);
         NDArray x0 = x.sub(eps.mul(sqrtOneMinusAt)).divi(sqrtAt);
-        float c1 = eta * (float) Math.sqrt((1f - at / atNext) * (1f - atNext) / (1f - at));
+        float c1 = c1(at, atNext);
         float c2 = (float) Math.sqrt((1f - atNext) - c1 * c1);
         NDArray prev = x0.mul((float) Math.sqrt(atNext)).addi(eps.mul(c2));
         if (c1 != 0f) {

@@ -38,6 +38,29 @@ public final class DdpmSampler implements Sampler {
     }
 
     @Override
+    public float alphaBar(int index) {
+        return schedule.alphaBar(t(index));
+    }
+
+    @Override
+    public float alphaBarPrev(int index) {
+        return schedule.alphaBar(tPrev(index));
+    }
+
+    @Override
+    public double noiseStd(int index) {
+        if (!needsNoise(index)) {
+            return 0;
+        }
+        return Math.exp(0.5 * Math.log(variance(alphaBar(index), alphaBarPrev(index))));
+    }
+
+    private float variance(float at, float atm1) {
+        float beta = 1f - at / atm1;
+        return fixedLarge ? beta : Math.max(beta * (1f - atm1) / (1f - at), 1e-20f);
+    }
+
+    @Override
     public StepOutput step(NDArray eps, int index, NDArray x, NDArray noise) {
         float at = schedule.alphaBar(t(index));
         float atm1 = schedule.alphaBar(tPrev(index));
@@ -46,8 +69,7 @@ public final class DdpmSampler implements Sampler {
         NDArray mean = x0.mul((float) Math.sqrt(atm1) * beta)
                 .addi(x.mul((float) Math.sqrt(1f - beta) * (1f - atm1))).divi(1f - at);
         if (needsNoise(index)) {
-            float var = fixedLarge ? beta : Math.max(beta * (1f - atm1) / (1f - at), 1e-20f);
-            mean.addi(noise.mul((float) Math.exp(0.5 * Math.log(var))));
+            mean.addi(noise.mul((float) Math.exp(0.5 * Math.log(variance(at, atm1)))));
         }
         return new StepOutput(mean, x0);
     }

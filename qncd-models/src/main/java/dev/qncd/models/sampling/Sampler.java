@@ -27,6 +27,29 @@ public interface Sampler {
 
     /**
      * @param index the step
+     * @return ᾱ at the timestep the model is evaluated at in this step (the step's "a_t")
+     */
+    float alphaBar(int index);
+
+    /**
+     * @param index the step
+     * @return ᾱ at the step's target timestep (the step's "a_prev"; 1 after the last step in DDIM's
+     *     convention)
+     */
+    float alphaBarPrev(int index);
+
+    /**
+     * The standard deviation σ of the noise this rule injects at the step: x_prev = ... + σ·z
+     * (DDIM: c1 = η·√(...); DDPM: √β or the posterior std; 0 where {@link #needsNoise} is false).
+     * Runtime noise estimation's variance correction scales the injected noise relative to it.
+     *
+     * @param index the step
+     * @return σ ≥ 0
+     */
+    double noiseStd(int index);
+
+    /**
+     * @param index the step
      * @return the timestep the model is evaluated at in this step
      */
     default int t(int index) {

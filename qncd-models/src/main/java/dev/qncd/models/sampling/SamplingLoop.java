@@ -9,7 +9,8 @@ import dev.qncd.models.NoiseModel;
 /**
  * Runs a {@link Sampler} from x_T to x_0 with a {@link NoiseModel}. Each step's temporaries live in a
  * sub-manager closed at the end of the step, so a 1000-step run keeps native memory flat; only the
- * current x survives a step.
+ * current x survives a step. With a {@link RuntimeNoiseEstimator} every step goes through it (bias
+ * correction, and at its schedule's steps one extra model evaluation and a recomputed step).
  */
 public final class SamplingLoop {
     /** Receives progress after every step. */
@@ -25,6 +26,7 @@ public final class SamplingLoop {
     private final NoiseModel model;
     private final Sampler sampler;
     private final StepHook hook;
+    private final RuntimeNoiseEstimator estimator;
 
     /**
      * Step noise (η > 0, DDPM) is drawn from the engine's random generator, like the reference's
@@ -36,9 +38,22 @@ public final class SamplingLoop {
      * @param hook observes/corrects steps ({@link StepHook#NONE} for none)
      */
     public SamplingLoop(NoiseModel model, Sampler sampler, StepHook hook) {
+        this(model, sampler, hook, null);
+    }
+
+    /**
+     * @param model the noise model
+     * @param sampler the update rule
+     * @param hook observes/corrects steps ({@link StepHook#NONE} for none); its {@code correctEps} runs
+     *     before the estimator, its {@code afterStep} sees the corrected ε and the final step output
+     * @param estimator runtime noise estimation built on the same model, or null for none; each
+     *     {@link #run} is one trajectory of it
+     */
+    public SamplingLoop(NoiseModel model, Sampler sampler, StepHook hook, RuntimeNoiseEstimator estimator) {
         this.model = model;
         this.sampler = sampler;
         this.hook = hook;
+        this.estimator = estimator;
     }
 
     /**
@@ -51,6 +66,9 @@ public final class SamplingLoop {
         NDArray x = xT.duplicate();
         int n = sampler.numSteps();
         long batch = xT.getShape().get(0);
+        if (estimator != null) {
+            estimator.startTrajectory();
+        }
         for (int i = 0; i < n; i++) {
             try (NDManager step = caller.newSubManager()) {
                 x.attach(step);
@@ -59,7 +77,14 @@ public final class SamplingLoop {
                 NDArray eps = model.forward(x, ts);
                 eps = hook.correctEps(i, t, x, eps);
                 NDArray noise = sampler.needsNoise(i) ? step.randomNormal(x.getShape()) : null;
-                Sampler.StepOutput out = sampler.step(eps, i, x, noise);
+                Sampler.StepOutput out;
+                if (estimator == null) {
+                    out = sampler.step(eps, i, x, noise);
+                } else {
+                    RuntimeNoiseEstimator.CorrectedStep c = estimator.step(sampler, i, x, eps, noise);
+                    out = c.out();
+                    eps = c.eps();
+                }
                 hook.afterStep(i, t, x, eps, out);
                 NDArray next = out.prev();
                 next.attach(caller);

@@ -75,7 +75,7 @@ class SamplerParityTest {
         assertTrue(err <= 1e-5f * scale, what + ": max |Δ| = " + err + " (scale " + scale + ")");
     }
 
-    private static int[] toInts(NDArray a) {
+    static int[] toInts(NDArray a) {
         long[] l = a.toLongArray();
         int[] out = new int[l.length];
         for (int i = 0; i < l.length; i++) {
