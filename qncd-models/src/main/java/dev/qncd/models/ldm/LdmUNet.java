@@ -457,7 +457,12 @@ public final class LdmUNet implements NoiseModel, AutoCloseable {
                 throw new QncdException("y must hold one integer class label per sample, shape (" + n + "), got "
                         + y.getShape() + " " + y.getDataType());
             }
-            long[] labels = y.toType(DataType.INT64, false).toLongArray();
+            long[] labels;
+            try (NDManager sub = y.getManager().newSubManager()) {
+                NDArray y64 = y.toType(DataType.INT64, true);
+                y64.attach(sub);
+                labels = y64.toLongArray();
+            }
             for (long label : labels) {
                 if (label < 0 || label >= config.numClasses()) {
                     throw new QncdException("class label " + label + " is out of range: the model has "

@@ -218,7 +218,7 @@ public record LdmUNetConfig(
     }
 
     private static ObjectMapper mapper() {
-        return new ObjectMapper(new YAMLFactory()).configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
+        return new ObjectMapper(new YAMLFactory()).configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, false)
                 .configure(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES, false);
     }
 }
