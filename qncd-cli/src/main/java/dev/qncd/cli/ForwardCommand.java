@@ -24,8 +24,6 @@ import picocli.CommandLine.Option;
 @Command(name = "forward", mixinStandardHelpOptions = true,
         description = {"Evaluate the UNet once: eps = model(x, t) for arrays x (float32 NCHW) and t (int64) of an",
             ".npz, written as 'eps' to another .npz. Compare it with your Python model's output.",
-            "With a latent-diffusion / Stable Diffusion config (model.target) the UNet also takes 'context'",
-            "(N,L,context_dim float32, cross-attention models) and 'y' (N int64 class labels, class-conditional models).",
             "Example: qncd forward --config configs/cifar10.yml --ckpt ema_cifar10.ckpt --inputs in.npz --out eps.npz"})
 public final class ForwardCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(ForwardCommand.class);
@@ -35,7 +33,8 @@ public final class ForwardCommand implements Callable<Integer> {
     @Mixin DeviceOption device;
 
     @Option(names = "--inputs", required = true, paramLabel = "NPZ",
-            description = "Arrays x (N,C,H,W float32) and t (N); for LDM/SD models also context and/or y.")
+            description = "Arrays x (N,C,H,W float32) and t (N); with a latent-diffusion / Stable Diffusion config"
+                    + " (model.target) also context (N,L,context_dim float32) and/or y (N int64 class labels).")
     Path inputs;
 
     @Option(names = "--out", required = true, paramLabel = "NPZ", description = "Output .npz with 'eps' (written atomically).")

@@ -7,14 +7,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.qncd.core.io.Npz;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code qncd forward} on the tiny LDM / SD parity fixtures of qncd-models, through the real parser. */
+/** {@code qncd forward} and {@code qncd bench unet} on the tiny LDM / SD parity fixtures of qncd-models, through the real parser. */
 class LdmForwardCommandTest {
     static final Path LDM = Path.of("../qncd-models/src/test/resources/fixtures/ldm");
 
@@ -57,5 +62,31 @@ class LdmForwardCommandTest {
         assertEquals(ExitCodes.USAGE, wrong.code());
         assertTrue(wrong.err().contains("does not fit the LDM UNet") && wrong.err().contains("missing keys"), wrong.err());
         assertFalse(Files.exists(out), "no output on failure");
+    }
+
+    @Test
+    void benchUnetTimesAndServesTheLdmUNet() {
+        CliTest.Result r = CliTest.run("bench", "unet", "-q", "--config", LDM.resolve("tiny_class.yaml").toString(),
+                "--ckpt", LDM.resolve("tiny_class.ckpt").toString(), "--inputs", LDM.resolve("tiny_class_forward.npz").toString(),
+                "--warmup", "0", "--repeat", "1", "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        Matcher err = Pattern.compile("max_abs_err_vs_inputs=([0-9.eE+-]+)").matcher(r.out());
+        assertTrue(err.find() && Double.parseDouble(err.group(1)) < 1e-4, r.out());
+        InputStream stdin = System.in;
+        try {
+            System.setIn(new ByteArrayInputStream("go\nquit\n".getBytes(StandardCharsets.UTF_8)));
+            CliTest.Result s = CliTest.run("bench", "unet", "-q", "--serve", "--config", LDM.resolve("tiny_sd.yaml").toString(),
+                    "--ckpt", LDM.resolve("tiny_sd.ckpt").toString(), "--inputs", LDM.resolve("tiny_sd_forward.npz").toString());
+            assertEquals(0, s.code(), s.err());
+            String[] lines = s.out().trim().split("\\R");
+            assertEquals(2, lines.length, s.out());
+            assertTrue(lines[0].startsWith("ready qncd") && lines[1].matches("ms=[0-9.]+"), s.out());
+        } finally {
+            System.setIn(stdin);
+        }
+        CliTest.Result noInputs = CliTest.run("bench", "unet", "--config", LDM.resolve("tiny_sd.yaml").toString(),
+                "--ckpt", LDM.resolve("tiny_sd.ckpt").toString());
+        assertEquals(ExitCodes.USAGE, noInputs.code());
+        assertTrue(noInputs.err().contains("pass --inputs"), noInputs.err());
     }
 }
