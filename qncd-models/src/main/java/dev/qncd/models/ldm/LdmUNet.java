@@ -416,10 +416,21 @@ public final class LdmUNet implements NoiseModel, AutoCloseable {
         return outConv.forward(LdmLayers.silu(outNorm.forward(h)));
     }
 
+    /**
+     * Runs one TimestepEmbedSequential; each layer's temporaries live in a sub-manager closed right after
+     * it, so only the layer outputs (and the skip activations) stay alive during the pass, as in eager
+     * PyTorch.
+     */
     private static NDArray run(List<UNetLayer> block, NDArray x, NDArray embAct, NDArray context) {
+        NDManager parent = x.getManager();
         NDArray h = x;
         for (UNetLayer l : block) {
-            h = l.forward(h, embAct, context);
+            try (NDManager layer = parent.newSubManager()) {
+                h.tempAttach(layer); // ops on h now allocate in the layer's manager; h returns to parent after
+                NDArray out = l.forward(h, embAct, context);
+                out.attach(parent);
+                h = out;
+            }
         }
         return h;
     }
