@@ -14,23 +14,29 @@ einops, and PIL through ldm/util.py; omegaconf is only used for a type check and
 
 Regenerate (Debian: apt-get install python3-torch python3-numpy python3-yaml):
     /usr/bin/python3 scripts/make_ldm_fixtures.py qncd-models/src/test/resources/fixtures/ldm
-    # optional cross-check with the reference (a checkout of CompVis/latent-diffusion, QNCD or Q-Diffusion):
-    /usr/bin/python3 scripts/make_ldm_fixtures.py --ldm-repo /tmp/qncd qncd-models/src/test/resources/fixtures/ldm
+    # with the cross-check against the reference (a checkout holding ldm/: CompVis/latent-diffusion or QNCD;
+    # its imports need einops, e.g. pip install --target /tmp/pydeps einops):
+    PYTHONPATH=/tmp/pydeps /usr/bin/python3 scripts/make_ldm_fixtures.py --ldm-repo /tmp/qncd \
+        qncd-models/src/test/resources/fixtures/ldm
 
-Writes, per tiny config (model_channels 32, two levels, 8x8 latents; random weights, float16-exact and
-saved as float16 to keep the files small):
+Writes, per tiny config (model_channels 32, two levels, 8x8 latents):
   <name>.yaml          an LDM-style config (model.target, model.params.unet_config.{target,params})
-  <name>.ckpt          torch.save zip of the state dict (tiny_sd: inside a Lightning-style checkpoint
-                       under "state_dict" with the prefix model.diffusion_model. and other models' keys)
+  <name>.ckpt          torch.save zip of the state dict, float16 (tiny_sd: inside a Lightning-style
+                       checkpoint under "state_dict", keys prefixed model.diffusion_model., next to other
+                       models' keys and a schedule buffer, as in an SD checkpoint). Every parameter is a
+                       view into one of a few shared random storages (one per init scale, at distinct
+                       offsets), which torch.save writes once: ~0.5 M parameters take ~0.15-0.25 MB.
   <name>_forward.npz   x (2,C,8,8) float32, t (2) int64, context (2,L,D) float32 / y (2) int64 when the
                        model takes them, eps = the model's output
-Configs:
-  tiny_class    class-conditional (num_classes, label_emb), AttentionBlock with num_head_channels,
-                legacy QKV order, use_scale_shift_norm, resblock_updown (LSUN-churches / ADM style)
+Configs (tiny_class_new and tiny_cin reuse the checkpoint of tiny_class and tiny_sd):
+  tiny_class      class-conditional (num_classes, label_emb), AttentionBlock with num_head_channels,
+                  legacy QKV order, use_scale_shift_norm, resblock_updown (LSUN-churches style + labels)
   tiny_class_new  the same weights with use_new_attention_order: True (the other QKV order)
-  tiny_sd       SpatialTransformer with cross-attention on a context (SD v1 style: legacy False,
-                num_heads, transformer_depth 2), additive time embedding, conv up/downsampling
-Also writes the YAML of the larger ones used by the benchmark only through --write-config.
+  tiny_sd         SpatialTransformer (depth 2) with cross-attention on a context (SD v1 style: legacy
+                  False, num_heads), additive time embedding, conv up/downsampling
+  tiny_cin        tiny_sd's weights with cin256-v2's head rule (legacy, num_heads 1), a context of length 1
+  tiny_pool       unconditional, conv_resample False (average pooling, plain nearest upsampling),
+                  AttentionBlock with num_heads, two res blocks per level
 
 The benchmark (scripts/bench_ldm.sh) imports build_unet() from this file for its PyTorch side.
 """
