@@ -11,6 +11,8 @@ import dev.qncd.core.io.Checkpoints;
 import dev.qncd.core.io.Npz;
 import dev.qncd.models.ddim.DdimConfig;
 import dev.qncd.models.ddim.DdimUNet;
+import dev.qncd.models.ldm.LdmUNet;
+import dev.qncd.models.ldm.LdmUNetConfig;
 import dev.qncd.models.nn.LayerFactory;
 import dev.qncd.models.sampling.DdimSampler;
 import dev.qncd.models.sampling.SamplingLoop;
@@ -94,6 +96,9 @@ final class BenchUnetCommand implements Callable<Integer> {
             ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         }
         Device dev = device.device();
+        if (LdmUNetConfig.isLdmConfig(config)) {
+            return callLdm(out, engine, dev);
+        }
         DdimConfig cfg = DdimConfig.load(config);
         try (NDManager m = NDManager.newBaseManager(dev)) {
             NDArray x;
@@ -220,5 +225,86 @@ final class BenchUnetCommand implements Callable<Integer> {
             return 0;
         }
         return 0;
+    }
+
+    /**
+     * The latent-diffusion / Stable Diffusion UNet: one pass is eps = model(x, t, context, y) on the arrays
+     * of --inputs (x, t, and context / y as the model takes them; eps, if present, is compared).
+     */
+    private Integer callLdm(PrintWriter out, Engine engine, Device dev) throws IOException {
+        if (inputs == null || sampleSteps > 0) {
+            throw new QncdException("for a latent-diffusion config, pass --inputs (x, t, and context and/or y as the model"
+                    + " takes them; scripts/bench_ldm.sh makes them) and no --sample-steps");
+        }
+        LdmUNetConfig cfg = LdmUNetConfig.load(config);
+        try (NDManager m = NDManager.newBaseManager(dev)) {
+            Map<String, NDArray> in = Npz.read(inputs, m);
+            List<String> needed = new java.util.ArrayList<>(List.of("x", "t"));
+            if (cfg.takesContext()) {
+                needed.add("context");
+            }
+            if (cfg.classConditional()) {
+                needed.add("y");
+            }
+            for (String k : needed) {
+                if (!in.containsKey(k)) {
+                    throw new QncdException(inputs + " needs the array " + k + " for this model (it has " + in.keySet() + ")");
+                }
+            }
+            NDArray x = in.get("x").toType(DataType.FLOAT32, false);
+            NDArray context = cfg.takesContext() ? in.get("context") : null;
+            NDArray y = cfg.classConditional() ? in.get("y") : null;
+            NDArray expected = in.get("eps");
+            try (LdmUNet unet = LdmUNet.load(cfg, Checkpoints.read(ckpt, m), LayerFactory.fullPrecision(), m,
+                    ckpt.toString())) {
+                java.util.function.Supplier<NDArray> pass = () -> unet.forward(x, in.get("t"), context, y);
+                if (serve) {
+                    servePasses(out, m, pass, engine);
+                    return ExitCodes.OK;
+                }
+                double[] ms = new double[repeat];
+                double maxErr = Double.NaN;
+                for (int i = 0; i < warmup + repeat; i++) {
+                    try (NDManager step = m.newSubManager()) {
+                        long t0 = System.nanoTime();
+                        NDArray eps = pass.get();
+                        eps.attach(step);
+                        eps.getFloat(0, 0, 0, 0); // waits for the result on asynchronous devices
+                        double dt = (System.nanoTime() - t0) / 1e6;
+                        if (i >= warmup) {
+                            ms[i - warmup] = dt;
+                        }
+                        if (i == warmup + repeat - 1 && expected != null) {
+                            maxErr = eps.sub(expected).abs().max().getFloat();
+                        }
+                    }
+                }
+                double[] sorted = ms.clone();
+                Arrays.sort(sorted);
+                out.printf("qncd median_ms=%.1f min_ms=%.1f runs=%d threads=%s batch=%d max_abs_err_vs_inputs=%s%n",
+                        sorted[sorted.length / 2], sorted[0], repeat, threadCount(engine), x.getShape().get(0),
+                        Double.isNaN(maxErr) ? "n/a" : String.format("%.2e", maxErr));
+                out.flush();
+            }
+        }
+        return ExitCodes.OK;
+    }
+
+    /** Serve mode for any pass: 'ready', then one timed pass per line 'go', printing 'ms=...'. */
+    private static void servePasses(PrintWriter out, NDManager m, java.util.function.Supplier<NDArray> pass,
+            Engine engine) throws IOException {
+        out.printf("ready qncd threads=%s%n", threadCount(engine));
+        out.flush();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        for (String line = in.readLine(); line != null && line.trim().equals("go"); line = in.readLine()) {
+            try (NDManager step = m.newSubManager()) {
+                long t0 = System.nanoTime();
+                NDArray eps = pass.get();
+                eps.attach(step);
+                eps.getFloat(0, 0, 0, 0);
+                out.printf("ms=%.1f%n", (System.nanoTime() - t0) / 1e6);
+                out.flush();
+            }
+        }
     }
 }

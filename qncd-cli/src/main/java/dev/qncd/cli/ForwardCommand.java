@@ -7,6 +7,8 @@ import dev.qncd.core.io.Checkpoints;
 import dev.qncd.core.io.Npz;
 import dev.qncd.models.ddim.DdimConfig;
 import dev.qncd.models.ddim.DdimUNet;
+import dev.qncd.models.ldm.LdmUNet;
+import dev.qncd.models.ldm.LdmUNetConfig;
 import dev.qncd.models.nn.LayerFactory;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -30,7 +32,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin DeviceOption device;
 
-    @Option(names = "--inputs", required = true, paramLabel = "NPZ", description = "Arrays x (N,C,H,W float32) and t (N).")
+    @Option(names = "--inputs", required = true, paramLabel = "NPZ",
+            description = "Arrays x (N,C,H,W float32) and t (N); with a latent-diffusion / Stable Diffusion config"
+                    + " (model.target) also context (N,L,context_dim float32) and/or y (N int64 class labels).")
     Path inputs;
 
     @Option(names = "--out", required = true, paramLabel = "NPZ", description = "Output .npz with 'eps' (written atomically).")
@@ -38,6 +42,9 @@ public final class ForwardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (LdmUNetConfig.isLdmConfig(model.config)) {
+            return callLdm();
+        }
         DdimConfig cfg = DdimConfig.load(model.config);
         try (NDManager m = NDManager.newBaseManager(device.device())) {
             Map<String, NDArray> in = Npz.read(inputs, m);
@@ -60,5 +67,45 @@ public final class ForwardCommand implements Callable<Integer> {
             }
         }
         return ExitCodes.OK;
+    }
+
+    /** The latent-diffusion / Stable Diffusion UNet: eps = model(x, t, context, y). */
+    private Integer callLdm() throws Exception {
+        LdmUNetConfig cfg = LdmUNetConfig.load(model.config);
+        try (NDManager m = NDManager.newBaseManager(device.device())) {
+            Map<String, NDArray> in = Npz.read(inputs, m);
+            require(in, "x", "x (float32 N,C,H,W)");
+            require(in, "t", "t (int64 N)");
+            if (cfg.takesContext()) {
+                require(in, "context", "context (float32 N,L," + cfg.contextDim() + "): this model cross-attends to it");
+            } else if (in.containsKey("context")) {
+                LOG.warn("{} has a 'context' array, but this model has no cross-attention: ignored", inputs);
+            }
+            if (cfg.classConditional()) {
+                require(in, "y", "y (int64 N class labels): this model is class-conditional");
+            } else if (in.containsKey("y")) {
+                LOG.warn("{} has a 'y' array, but this model is not class-conditional: ignored", inputs);
+            }
+            try (LdmUNet unet = LdmUNet.load(cfg, Checkpoints.read(model.ckpt, m, model.ckptKey),
+                    LayerFactory.fullPrecision(), m, model.ckpt.toString())) {
+                long t0 = System.nanoTime();
+                NDArray x = in.get("x").toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+                NDArray eps = unet.forward(x, in.get("t"), cfg.takesContext() ? in.get("context") : null,
+                        cfg.classConditional() ? in.get("y") : null);
+                LOG.info("LDM UNet forward of {} in {} ms", x.getShape(), (System.nanoTime() - t0) / 1_000_000);
+                Map<String, NDArray> result = new LinkedHashMap<>();
+                result.put("eps", eps);
+                Npz.write(out, result, false);
+                LOG.info("wrote eps {} to {}", eps.getShape(), out);
+            }
+        }
+        return ExitCodes.OK;
+    }
+
+    private void require(Map<String, NDArray> in, String key, String what) {
+        if (!in.containsKey(key)) {
+            throw new QncdException(inputs + " has no array '" + key + "' (it has " + in.keySet() + "): save " + what
+                    + " with np.savez");
+        }
     }
 }

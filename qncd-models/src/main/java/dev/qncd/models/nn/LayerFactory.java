@@ -3,6 +3,7 @@ package dev.qncd.models.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.qncd.core.quant.QuantAttentionMatmul;
+import dev.qncd.core.quant.QuantConv1d;
 import dev.qncd.core.quant.QuantConv2d;
 import dev.qncd.core.quant.QuantLayer;
 import dev.qncd.core.quant.QuantLinear;
@@ -42,6 +43,45 @@ public interface LayerFactory {
      */
     QuantAttentionMatmul attention(String path, NDManager manager);
 
+    /**
+     * A 1-D convolution with stride 1 and no padding (the openai UNet's {@code AttentionBlock} has
+     * {@code qkv} and {@code proj_out} as 1x1 {@code Conv1d}). Factories that quantize must implement
+     * it; the default refuses, so that a model needing it cannot silently get an unquantized layer.
+     *
+     * @param path the layer's key path without {@code .weight}
+     * @param weight (O, I, k)
+     * @param bias (O) or null
+     * @return the layer
+     * @throws UnsupportedOperationException unless the factory implements it
+     */
+    default QuantLayer conv1d(String path, NDArray weight, NDArray bias) {
+        throw new UnsupportedOperationException(getClass().getName() + " makes no 1-D convolutions (needed for '"
+                + path + "'): implement LayerFactory.conv1d");
+    }
+
+    /**
+     * An attention matmul with a given softmax-scale placement: {@link #attention(String, NDManager)}
+     * makes the {@code AFTER_QK} kind (DDIM's attention, the transformer's {@code CrossAttention});
+     * the openai UNet's {@code AttentionBlock} scales q and k before its matmul
+     * ({@code SPLIT_BEFORE_QUANT}, Q-Diffusion's {@code QuantQKMatMul}). The default serves
+     * {@code AFTER_QK} through {@link #attention(String, NDManager)} and refuses the other placement, so
+     * a factory that quantizes attention must implement this to quantize such blocks as the reference.
+     *
+     * @param path the attention's key path
+     * @param manager owner of the quantizers
+     * @param placement where the softmax scale is applied
+     * @return the attention matmul
+     * @throws UnsupportedOperationException for a placement the factory does not implement
+     */
+    default QuantAttentionMatmul attention(String path, NDManager manager,
+            QuantAttentionMatmul.ScalePlacement placement) {
+        if (placement == QuantAttentionMatmul.ScalePlacement.AFTER_QK) {
+            return attention(path, manager);
+        }
+        throw new UnsupportedOperationException(getClass().getName() + " makes no " + placement
+                + " attention (needed for '" + path + "'): implement LayerFactory.attention(path, manager, placement)");
+    }
+
     /** @return a factory of full-precision layers (quantizers present but off, default W8A8 configs) */
     static LayerFactory fullPrecision() {
         return new LayerFactory() {
@@ -57,8 +97,18 @@ public interface LayerFactory {
 
             @Override
             public QuantAttentionMatmul attention(String path, NDManager manager) {
-                return new QuantAttentionMatmul(path, QuantizerConfig.A8, QuantizerConfig.SOFTMAX_16,
-                        QuantAttentionMatmul.ScalePlacement.AFTER_QK, manager);
+                return attention(path, manager, QuantAttentionMatmul.ScalePlacement.AFTER_QK);
+            }
+
+            @Override
+            public QuantLayer conv1d(String path, NDArray weight, NDArray bias) {
+                return QuantConv1d.builder(path, weight).bias(bias).build();
+            }
+
+            @Override
+            public QuantAttentionMatmul attention(String path, NDManager manager,
+                    QuantAttentionMatmul.ScalePlacement placement) {
+                return new QuantAttentionMatmul(path, QuantizerConfig.A8, QuantizerConfig.SOFTMAX_16, placement, manager);
             }
         };
     }
